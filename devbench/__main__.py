@@ -1,0 +1,7 @@
+"""``python -m devbench``."""
+
+import sys
+
+from devbench.cli import main
+
+sys.exit(main())
