@@ -1,0 +1,34 @@
+"""Networks as data: ``ArchSpec`` -> ``nn.Module``, exact counts, and a registry of named networks.
+
+Importing this package registers the three families (wrn, resnet, densenet_bc); a new family is one
+new module here plus one line below.
+"""
+
+from devbench.models import densenet, resnet, wrn  # noqa: F401  (registers builders, counters and names)
+from devbench.models.build import build_model
+from devbench.models.counts import count_macs, count_params
+from devbench.models.densenet import densenet_bc_spec
+from devbench.models.layers import ChannelGate, PrunableBlock, blocks, gates
+from devbench.models.registry import create_model, get_spec, list_models, register_model, resolve
+from devbench.models.resnet import resnet_spec
+from devbench.models.spec import ArchSpec
+from devbench.models.wrn import wrn_spec
+
+__all__ = [
+    "ArchSpec",
+    "ChannelGate",
+    "PrunableBlock",
+    "blocks",
+    "build_model",
+    "count_macs",
+    "count_params",
+    "create_model",
+    "densenet_bc_spec",
+    "gates",
+    "get_spec",
+    "list_models",
+    "register_model",
+    "resnet_spec",
+    "resolve",
+    "wrn_spec",
+]

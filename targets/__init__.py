@@ -221,3 +221,19 @@ def get_target(name: str, extra_files: list[str | Path] = (), threads: int | Non
         raise DevbenchError(f"unknown target {name!r}; known targets: {', '.join(sorted(targets))}")
     t = targets[name]
     return replace(t, threads=threads) if threads else t
+
+
+def target_table(extra_files: list[str | Path] = ()) -> list[dict[str, Any]]:
+    """One record per known target, for ``devbench targets``."""
+    return [
+        {
+            "name": t.name,
+            "transport": t.transport,
+            "threads": t.threads,
+            "backends": ",".join(t.backends),
+            "tvm_target": str(t.tvm_target),
+            "cross_compiler": t.cross_compiler or "",
+            "description": t.description,
+        }
+        for t in sorted(all_targets(extra_files).values(), key=lambda t: t.name)
+    ]

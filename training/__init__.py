@@ -1,0 +1,22 @@
+"""Training half of devbench: spec + data -> trained, pruned, reduced and family networks (specs + weights).
+
+Every piece can be called from a notebook without the CLI; the ``devbench train/prune/family/reduce``
+verbs are thin wrappers around :func:`train`, :func:`prune`, :func:`family` and :func:`reduce`.
+"""
+
+from devbench.training.compress import compress
+from devbench.training.criteria import CRITERIA, Criterion, Fisher, L1, Random, get_criterion
+from devbench.training.data import DATASETS, Batches, Dataset, Split, load_dataset, normalisation
+from devbench.training.family import FAMILY_RULES, family, family_member
+from devbench.training.loop import TrainConfig, evaluate, train
+from devbench.training.prune import PruneConfig, PruneEvent, Pruner, prune
+from devbench.training.reduce import REDUCERS, reduce
+from devbench.training.rundir import Run, load_run
+from devbench.training.schedules import SCHEDULES, Schedule, get_schedule, schedule_for
+
+__all__ = [
+    "CRITERIA", "DATASETS", "FAMILY_RULES", "REDUCERS", "SCHEDULES", "Batches", "Criterion", "Dataset", "Fisher",
+    "L1", "PruneConfig", "PruneEvent", "Pruner", "Random", "Run", "Schedule", "Split", "TrainConfig", "compress",
+    "evaluate", "family", "family_member", "get_criterion", "get_schedule", "load_dataset", "load_run",
+    "normalisation", "prune", "reduce", "schedule_for", "train",
+]

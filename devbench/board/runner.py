@@ -21,12 +21,15 @@ import os
 import platform
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 Runner = Callable[[], np.ndarray]
+#: a backend's own timing loop (repeats -> samples in ms), where it has one better than perf_counter
+TimedLoop = Callable[[int], list[float]]
 
 THREAD_ENV = ("TVM_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
@@ -97,7 +100,7 @@ def runtime_versions() -> dict[str, str | None]:
 
 
 # ---------------------------------------------------------------------- loaders, one per backend
-def load_tvm(artifact: str, x: np.ndarray, threads: int, device: str) -> tuple[Runner, Callable[[int], list[float]], str]:
+def load_tvm(artifact: str, x: np.ndarray, threads: int, device: str) -> tuple[Runner, TimedLoop, str]:
     import tvm
     from tvm import relax
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from pathlib import Path
+from typing import NoReturn
 
 from devbench import __version__
 from devbench.errors import DevbenchError
@@ -23,14 +25,25 @@ VERBS = {
     "run": "run",
     "report": "report",
     "plot": "plot",
+    "train": "train",
+    "prune": "prune",
+    "family": "family",
+    "reduce": "reduce",
 }
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a bad argument is one line (``devbench: error: ...``) and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="devbench", description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog="devbench", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"devbench {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
-    sub = parser.add_subparsers(dest="verb", metavar="VERB")
+    sub = parser.add_subparsers(dest="verb", metavar="VERB", parser_class=OneLineParser)
     sub.required = True
     for verb, module_name in VERBS.items():
         module = importlib.import_module(f"devbench.cli.{module_name}")
@@ -73,3 +86,29 @@ def csv_list(text: str) -> list[str]:
 
 def add_format_argument(parser: argparse.ArgumentParser, default: str = "markdown") -> None:
     parser.add_argument("--format", choices=("markdown", "csv", "json"), default=default, help="output format")
+
+
+def add_target_arguments(parser: argparse.ArgumentParser, multiple: bool = False) -> None:
+    """--target (one, or a comma list), --targets-file and --threads, shared by the verbs that reach boards."""
+    if multiple:
+        parser.add_argument("--target", type=csv_list, default=["local"], help="target name(s), comma-separated")
+    else:
+        parser.add_argument("--target", default="local", help="target name (see `devbench targets`)")
+    parser.add_argument("--targets-file", action="append", default=[], metavar="FILE",
+                        help="extra target TOML file (repeatable)")
+    parser.add_argument("--threads", type=positive_int, help="threads on the board (default: the target's)")
+
+
+def add_db_argument(parser: argparse.ArgumentParser) -> None:
+    from devbench.paths import default_db_path
+
+    parser.add_argument("--db", type=Path, default=None,
+                        help=f"results database (default $DEVBENCH_DB or {default_db_path()})")
+
+
+def open_store(args: argparse.Namespace):
+    """The results store named by ``--db`` (or the default path)."""
+    from devbench.paths import default_db_path
+    from devbench.results import ResultStore
+
+    return ResultStore(args.db or default_db_path())

@@ -26,6 +26,11 @@ class BoardJob:
     timeout_s: float = 600.0
     env: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def result_name(self) -> str:
+        """The file the runner writes its JSON to (the value of ``--out``)."""
+        return self.args[self.args.index("--out") + 1]
+
 
 class Transport(Protocol):
     """Reaches one target. ``run`` returns the runner's JSON (a dict, maybe with an 'error')."""

@@ -1,0 +1,215 @@
+"""The TVM backend: PyTorch -> Relax -> one shared library the board loads with the TVM runtime.
+
+Import goes through ``torch.export`` and ``from_exported_program``; a network that torch.export
+cannot import falls back to ONNX and says so. Batch norms are folded into the preceding conv
+weights so that each conv + bias + ReLU becomes one fused kernel. When the target's tuning
+database (see :mod:`devbench.tuning`) holds records, they are applied automatically; kernels the
+database does not cover get TVM's default lowering.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from devbench.backends.base import CompileRequest
+from devbench.errors import DevbenchError
+from devbench.targets import Target
+
+#: bump when the pipeline below changes in a way that changes the artifact
+PIPELINE_VERSION = "2"
+
+
+def tvm_target(target: Target) -> Any:
+    """The ``tvm.target.Target`` for ``target`` (TVM 0.27 only takes the JSON-dict form).
+
+    ``num-cores`` is the board's thread count: MetaSchedule needs it to size parallel loops.
+    """
+    import tvm
+
+    d = target.tvm_target_dict()
+    if target.threads:
+        d.setdefault("num-cores", target.threads)
+    return tvm.target.Target(d)
+
+
+def example_input(request: CompileRequest) -> torch.Tensor:
+    return torch.randn(request.batch, *request.spec.input_shape)
+
+
+def import_network(module: torch.nn.Module, example: torch.Tensor) -> tuple[Any, str]:
+    """A Relax IRModule with the weights bound as constants, and which frontend made it.
+
+    The ONNX fallback exists for networks torch.export cannot trace; it is announced on stderr so
+    the user knows the artifact came from a different importer.
+    """
+    module = module.eval()
+    try:
+        return _from_torch_export(module, example), "torch.export"
+    except Exception as e:  # any exporter/importer failure: try the other road before giving up
+        print(f"devbench: torch.export import failed ({type(e).__name__}: {e}); falling back to ONNX",
+              file=sys.stderr)
+    return _from_onnx(module, example), "onnx"
+
+
+def _from_torch_export(module: torch.nn.Module, example: torch.Tensor) -> Any:
+    from tvm.relax.frontend.torch import from_exported_program
+
+    with torch.no_grad():
+        program = torch.export.export(module, (example,))
+    return from_exported_program(program, keep_params_as_input=False, unwrap_unit_return_tuple=True)
+
+
+def _from_onnx(module: torch.nn.Module, example: torch.Tensor) -> Any:
+    import onnx
+    from tvm.relax.frontend.onnx import from_onnx
+
+    buf = io.BytesIO()
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(module, (example,), buf, input_names=["input"], output_names=["output"], dynamo=False)
+    model = onnx.load_from_string(buf.getvalue())
+    return from_onnx(model, shape_dict={"input": list(example.shape)}, keep_params_in_input=False)
+
+
+def optimize_graph(mod: Any) -> Any:
+    """Graph-level rewrites that need no target: fold BN into convs, decompose what is left.
+
+    ``FoldBatchnormToConv2D`` turns conv -> BN into conv with scaled weights plus a bias add, and
+    FoldConstant computes the new weights at compile time, so the board never runs a BN after a
+    conv. BNs that follow an add (pre-activation blocks) become a multiply-add that FuseOps merges
+    into their neighbour.
+    """
+    from tvm import relax
+
+    seq = [
+        relax.transform.FoldBatchnormToConv2D(),
+        relax.transform.FoldConstant(),
+        relax.transform.DecomposeOpsForInference(),
+        relax.transform.CanonicalizeBindings(),
+        relax.transform.FoldConstant(),
+    ]
+    import tvm
+
+    return tvm.transform.Sequential(seq)(mod)
+
+
+def lower_to_tir(mod: Any, target: Any) -> Any:
+    """Legalize to TIR and fuse: the module MetaSchedule extracts its tasks from."""
+    import tvm
+    from tvm import relax
+
+    with target:
+        return tvm.transform.Sequential([
+            relax.transform.LegalizeOps(),
+            relax.transform.AnnotateTIROpPattern(),
+            relax.transform.FoldConstant(),
+            relax.transform.FuseOps(),
+            relax.transform.FuseTIR(),
+        ])(mod)
+
+
+def prepare(module: torch.nn.Module, example: torch.Tensor, target: Any) -> tuple[Any, str]:
+    """PyTorch module -> fused TIR-level Relax module (the tuning and compile starting point)."""
+    mod, frontend = import_network(module, example)
+    return lower_to_tir(optimize_graph(mod), target), frontend
+
+
+def build(mod: Any, target: Any, database: Any | None) -> tuple[Any, int]:
+    """Apply the tuning database where it has records, then compile. Returns (executable, kernels tuned)."""
+    import tvm
+    from tvm import relax
+
+    tuned = 0
+    with target:
+        if database is not None:
+            before = _unscheduled(mod)
+            mod = relax.transform.MetaScheduleApplyDatabase(database=database)(mod)
+            tuned = before - _unscheduled(mod)
+        mod = default_schedule(mod, target)
+    return tvm.compile(mod, target=target, relax_pipeline=_finish_pipeline(target)), tuned
+
+
+def _unscheduled(mod: Any) -> int:
+    from tvm import tirx
+
+    return sum(1 for _, f in mod.functions_items()
+               if isinstance(f, tirx.PrimFunc) and not f.attrs.get("tirx.is_scheduled", False))
+
+
+def default_schedule(mod: Any, target: Any) -> Any:
+    """Give kernels without a tuned schedule a cheap one: parallel outer loops (see :mod:`.tvm_schedule`)."""
+    from devbench.backends.tvm_schedule import schedule_untuned
+
+    return schedule_untuned(mod, target)
+
+
+def _finish_pipeline(target: Any) -> Any:
+    import tvm
+    from tvm.relax.backend.cpu_generic import pipeline as cpu
+
+    @tvm.transform.module_pass(opt_level=0)
+    def _pipeline(mod: Any, _ctx: Any) -> Any:
+        with target:
+            return tvm.transform.Sequential(cpu.dataflow_lower_passes(target) + cpu.finalize_passes(target))(mod)
+
+    return _pipeline
+
+
+class TVMBackend:
+    """Compiles with TVM Relax; applies the target's MetaSchedule database when there is one."""
+
+    name = "tvm"
+    runtime_module = "tvm"
+    artifact_name = "model.so"
+
+    def version_key(self, request: CompileRequest) -> str:
+        import tvm
+
+        from devbench.tuning.database import database_fingerprint
+
+        return f"tvm={tvm.__version__};pipeline={PIPELINE_VERSION};db={database_fingerprint(request.target)}"
+
+    def compile(self, request: CompileRequest, out_dir: Path) -> dict[str, Any]:
+        from devbench.tuning.database import open_database, records_for
+
+        target = tvm_target(request.target)
+        mod, frontend = prepare(request.module, example_input(request), target)
+        database = open_database(request.target, create=False)
+        exe, tuned_kernels = build(mod, target, database)
+        out = Path(out_dir) / self.artifact_name
+        out.parent.mkdir(parents=True, exist_ok=True)
+        export_library(exe, out, request.target)
+        trials = records_for(database, mod) if database is not None else 0
+        return {
+            "frontend": frontend,
+            "tvm_target": str(target),
+            "tuned": tuned_kernels > 0,
+            "tuned_kernels": tuned_kernels,
+            "trials": trials,
+            "database": str(database_path(request.target)) if database is not None else None,
+        }
+
+
+def database_path(target: Target) -> Path:
+    from devbench.tuning.database import database_dir
+
+    return database_dir(target)
+
+
+def export_library(exe: Any, path: Path, target: Target) -> None:
+    """Write the shared library, with the target's cross compiler when it has one."""
+    if not target.cross_compiler:
+        exe.export_library(str(path))
+        return
+    from tvm.contrib import cc
+
+    try:
+        exe.export_library(str(path), fcompile=cc.cross_compiler(target.cross_compiler))
+    except Exception as e:  # a missing toolchain is the user's to install
+        raise DevbenchError(f"target {target.name}: cross compiler {target.cross_compiler!r} failed: {e}") from None

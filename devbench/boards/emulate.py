@@ -1,0 +1,145 @@
+"""The emulated Raspberry Pi: an aarch64 Python under qemu-user, reached over SSH on loopback.
+
+Everything lives in ``{cache}/boards/emulated-pi`` (see :mod:`devbench.boards.cache`)::
+
+    rootfs/          aarch64 Debian python3.11 + numpy + TVM runtime (built once, ~10 s warm, ~1 min cold)
+    bin/python3      the board's python: qemu-aarch64-static -L rootfs rootfs/usr/bin/python3.11
+    ssh/             sshd config, host key, client key, pid file, log
+    known_hosts      the host key of 127.0.0.1:PORT, which the ``emulated-pi`` target trusts
+    state.json       the port the board was last started on
+
+The ``emulated-pi`` target file points at these paths. Starting on a port other than the default
+writes a user target file (``~/.config/devbench/targets/emulated-pi.toml``) with that port.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from devbench.boards.cache import board_dir
+from devbench.boards.rootfs import GUEST_PYTHON, SITE_DIR, build_rootfs
+from devbench.boards.sshd import LOOPBACK, LoopbackSSHD
+from devbench.errors import DevbenchError
+
+NAME = "emulated-pi"
+DEFAULT_PORT = 2222
+#: first line of a user target file written by ``emulate --port``; only such a file is ever replaced
+OVERRIDE_MARK = "# written by `devbench board emulate --port`"
+
+
+@dataclass(frozen=True)
+class BoardStatus:
+    name: str
+    host: str
+    port: int
+    pid: int | None
+    python: Path
+    known_hosts: Path
+    key_file: Path
+    build_s: float = 0.0
+
+    @property
+    def running(self) -> bool:
+        return self.pid is not None
+
+
+def root() -> Path:
+    return board_dir(NAME)
+
+
+def python_wrapper() -> Path:
+    return root() / "bin" / "python3"
+
+
+def known_hosts() -> Path:
+    return root() / "known_hosts"
+
+
+def _state_file() -> Path:
+    return root() / "state.json"
+
+
+def _saved_port() -> int:
+    try:
+        return int(json.loads(_state_file().read_text())["port"])
+    except (OSError, ValueError, KeyError):
+        return DEFAULT_PORT
+
+
+def write_python_wrapper(rootfs: Path, path: Path) -> None:
+    """The board's ``python3``: the aarch64 interpreter under qemu, with the wheels on its path."""
+    qemu = shutil.which("qemu-aarch64-static")
+    if qemu is None:
+        raise DevbenchError("qemu-aarch64-static not found; install it with: apt-get install qemu-user-static")
+    r = shlex.quote(str(rootfs))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        "#!/bin/sh\n"
+        "# devbench emulated aarch64 board: Debian's python3.11 for arm64 under qemu-user.\n"
+        "unset PYTHONHOME\n"
+        f"export PYTHONPATH={r}/{SITE_DIR} PYTHONNOUSERSITE=1 DEVBENCH_EMULATED=1\n"
+        f"exec {shlex.quote(qemu)} -L {r} {r}/{GUEST_PYTHON} \"$@\"\n"
+    )
+    path.chmod(0o755)
+
+
+def _sshd(port: int) -> LoopbackSSHD:
+    return LoopbackSSHD(root() / "ssh", port)
+
+
+def _write_target_override(port: int) -> Path | None:
+    """Point the ``emulated-pi`` target at ``port`` through a user target file; ``None`` for the default."""
+    from devbench.targets import BUILTIN_DIR, user_targets_dir
+
+    path = user_targets_dir() / f"{NAME}.toml"
+    ours = path.exists() and path.read_text().startswith(OVERRIDE_MARK)
+    if path.exists() and not ours:
+        if port != DEFAULT_PORT:
+            raise DevbenchError(f"{path} exists and was not written by devbench; set its [ssh] port = {port} yourself")
+        return None
+    if port == DEFAULT_PORT:
+        if ours:
+            path.unlink()
+        return None
+    builtin = (BUILTIN_DIR / f"{NAME}.toml").read_text()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"{OVERRIDE_MARK}\n" + builtin.replace(f"port = {DEFAULT_PORT}", f"port = {port}", 1))
+    return path
+
+
+def status() -> BoardStatus:
+    sshd = _sshd(_saved_port())
+    return BoardStatus(
+        NAME, LOOPBACK, sshd.port, sshd.pid(), python_wrapper(), known_hosts(), sshd.client_key
+    )
+
+
+def start(port: int = DEFAULT_PORT, log: Callable[[str], None] = print) -> BoardStatus:
+    """Build (or reuse) the root filesystem and start the board's sshd on ``127.0.0.1:port``."""
+    current = status()
+    if current.running:
+        if current.port == port:
+            return current
+        raise DevbenchError(f"{NAME} already runs on port {current.port}; stop it first: devbench board emulate --stop")
+    sshd = _sshd(port)  # validates the port before any slow work
+    rootfs = root() / "rootfs"
+    build_s = build_rootfs(rootfs, log=log)
+    write_python_wrapper(rootfs, python_wrapper())
+    sshd.start()
+    sshd.write_known_hosts(known_hosts())
+    _state_file().write_text(json.dumps({"port": port}))
+    override = _write_target_override(port)
+    if override is not None:
+        log(f"target {NAME} now points at port {port} through {override}")
+    s = status()
+    return BoardStatus(s.name, s.host, s.port, s.pid, s.python, s.known_hosts, s.key_file, build_s)
+
+
+def stop() -> bool:
+    """Stop the board's sshd; ``True`` if it was running."""
+    return _sshd(_saved_port()).stop()

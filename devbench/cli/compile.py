@@ -1,0 +1,25 @@
+"""devbench compile: compile a network for a target into the artifact cache (and say where)."""
+
+from __future__ import annotations
+
+import argparse
+
+from devbench.bench import compile_artifact
+from devbench.cli import add_target_arguments, csv_list, positive_int
+
+HELP = "compile a network for a target (cached by content hash)"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", required=True, help="registered name or spec JSON file")
+    add_target_arguments(p)
+    p.add_argument("--backend", type=csv_list, default=["tvm"], help="backend(s), comma-separated (default tvm)")
+    p.add_argument("--batch", type=positive_int, default=1)
+
+
+def run(args: argparse.Namespace) -> int:
+    for backend in args.backend:
+        artifact, cached = compile_artifact(args.model, args.target, backend, args.batch, args.targets_file)
+        state = "cached" if cached else "compiled"
+        print(f"{state}: {args.model} for {args.target} with {backend} -> {artifact.path}")
+    return 0

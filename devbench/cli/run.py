@@ -1,0 +1,63 @@
+"""devbench run: measure models x targets x backends, check every output, store and print the table."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from devbench.bench import MeasureSettings, run_matrix
+from devbench.check import DEFAULT_ATOL
+from devbench.cli import add_db_argument, add_format_argument, add_target_arguments, csv_list, open_store, positive_int
+from devbench.report import render
+
+HELP = "benchmark models on targets and backends; outputs are checked against PyTorch"
+
+
+def add_measure_arguments(p: argparse.ArgumentParser) -> None:
+    """Measurement options, shared with `devbench demo`."""
+    p.add_argument("--batch", type=positive_int, default=1)
+    p.add_argument("--warmup", type=positive_int, default=10, help="untimed runs before timing")
+    p.add_argument("--repeats", type=positive_int, default=50, help="timed runs (samples)")
+    p.add_argument("--min-time", type=float, default=0.0, metavar="S",
+                   help="keep sampling until at least S seconds were timed")
+    p.add_argument("--no-check", action="store_true", help="do not fail on outputs that differ from PyTorch")
+    p.add_argument("--atol", type=float, default=DEFAULT_ATOL, help="tolerance of the output check")
+    p.add_argument("--trust-new-host", action="store_true",
+                   help="accept and remember the host key of an SSH board seen for the first time")
+    p.add_argument("--resume", action="store_true", help="skip jobs already measured in the database")
+    add_db_argument(p)
+    add_format_argument(p)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", type=csv_list, required=True, help="model name(s) or spec file(s), comma-separated")
+    add_target_arguments(p, multiple=True)
+    p.add_argument("--backend", type=csv_list, default=["tvm", "onnxruntime", "torch"],
+                   help="backend(s), comma-separated (default: tvm,onnxruntime,torch)")
+    add_measure_arguments(p)
+
+
+def settings_from(args: argparse.Namespace) -> MeasureSettings:
+    return MeasureSettings(batch=args.batch, warmup=args.warmup, repeats=args.repeats, min_time_s=args.min_time,
+                           check=not args.no_check, atol=args.atol)
+
+
+def run_and_print(args: argparse.Namespace, models: list[str], targets: list[str], backends: list[str]) -> int:
+    """Run the matrix, print the table, and say why the exit code is not 0."""
+    store = open_store(args)
+    try:
+        rows = run_matrix(models, targets, backends, settings_from(args), store, targets_files=args.targets_file,
+                          threads=args.threads, resume=args.resume, trust_new_host=args.trust_new_host)
+    finally:
+        store.close()
+    print(render(rows, args.format))
+    failed = [r for r in rows if r.status != "ok"]
+    for r in failed:
+        why = r.error or f"output differs from PyTorch (max abs err {r.max_abs_err:.3g} > {args.atol})"
+        print(f"devbench: {r.model} on {r.target} with {r.backend}: {why}", file=sys.stderr)
+    print(f"results stored in {store.path}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def run(args: argparse.Namespace) -> int:
+    return run_and_print(args, args.model, args.target, args.backend)

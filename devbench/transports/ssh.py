@@ -1,0 +1,343 @@
+"""Run the board script on a machine reached over SSH (paramiko): upload, verify, run, fetch, clean up.
+
+Host keys are verified against ``~/.ssh/known_hosts``, devbench's own known_hosts
+(``$DEVBENCH_KNOWN_HOSTS``, default ``~/.config/devbench/known_hosts``) and the target's
+``ssh.known_hosts``. An unknown host is refused unless the caller passes ``trust_new_host=True``
+(the CLI's ``--trust-new-host``), which records its key; a changed key is always refused.
+Every remote command is assembled from ``shlex.quote``-d words, so no file, model or user name can
+reach the shell as code.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import json
+import os
+import posixpath
+import shlex
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import paramiko
+
+from devbench.boards.cache import expand_path
+from devbench.errors import DevbenchError
+from devbench.targets import SSHConfig, Target
+from devbench.transports.base import RUNNER_SCRIPT, BoardJob
+
+#: attempts for connecting, and for a job whose connection drops; waits double from BACKOFF_S
+ATTEMPTS = 3
+BACKOFF_S = 1.0
+#: characters no file name on the board may hold (names are quoted, but these break paths or sha256sum)
+UNSAFE_CHARS = set("/\\\n\r\0")
+
+
+def devbench_known_hosts() -> Path:
+    return Path(os.environ.get("DEVBENCH_KNOWN_HOSTS") or Path.home() / ".config" / "devbench" / "known_hosts")
+
+
+class ConnectionLost(Exception):
+    """The SSH connection broke; the job may be retried on a fresh one."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where to connect after ``~/.ssh/config`` has been applied; ``label`` names it in messages."""
+
+    hostname: str
+    port: int
+    user: str
+    key_files: tuple[str, ...]
+    proxy_command: str | None
+    label: str
+
+
+def resolve_endpoint(name: str, ssh: SSHConfig, config_path: Path | None = None) -> Endpoint:
+    """Apply ``~/.ssh/config`` (host aliases, HostName, Port, User, IdentityFile, ProxyCommand);
+    fields set in the target win over the config file."""
+    config_path = config_path or Path.home() / ".ssh" / "config"
+    found: dict[str, Any] = {}
+    if config_path.exists():
+        try:
+            found = paramiko.SSHConfig.from_path(str(config_path)).lookup(ssh.host)
+        except Exception as e:  # a malformed user file: say which
+            raise DevbenchError(f"cannot read {config_path}: {e}") from None
+    hostname = found.get("hostname", ssh.host)
+    port = ssh.port or int(found.get("port", 22))
+    user = ssh.user or found.get("user") or getpass.getuser()
+    keys = [expand_path(ssh.key_file)] if ssh.key_file else []
+    keys += [os.path.expanduser(k) for k in found.get("identityfile", []) if os.path.exists(os.path.expanduser(k))]
+    return Endpoint(hostname, port, user, tuple(keys), found.get("proxycommand"), f"{name} at {hostname}:{port}")
+
+
+def _fingerprint(key: paramiko.PKey) -> str:
+    return key.fingerprint if hasattr(key, "fingerprint") else key.get_base64()[:32]
+
+
+class _HostKeyPolicy(paramiko.MissingHostKeyPolicy):
+    """Unknown host: refuse with the fingerprint, or record it when the user said to trust it."""
+
+    def __init__(self, label: str, trust: bool, store: Path) -> None:
+        self.label, self.trust, self.store = label, trust, store
+
+    def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> None:
+        if not self.trust:
+            raise DevbenchError(
+                f"unknown host key for board {self.label} ({key.get_name()} {_fingerprint(key)}); "
+                "check it and re-run with --trust-new-host to trust it"
+            )
+        self.store.parent.mkdir(parents=True, exist_ok=True)
+        with self.store.open("a") as f:
+            f.write(f"{hostname} {key.get_name()} {key.get_base64()}\n")
+
+
+class SSHTransport:
+    """Runs :class:`BoardJob` s on one SSH target, one connection reused across jobs."""
+
+    def __init__(self, target: Target, trust_new_host: bool = False) -> None:
+        if target.ssh is None:
+            raise DevbenchError(f"target {target.name} has no [ssh] table")
+        self.target = target
+        self.ssh = target.ssh
+        self.trust_new_host = trust_new_host
+        self.endpoint = resolve_endpoint(target.name, target.ssh)
+        self._client: paramiko.SSHClient | None = None
+
+    # ------------------------------------------------------------------ connection
+    def _known_hosts_files(self) -> tuple[list[Path], Path]:
+        """Files to read, and the one a newly trusted key goes to."""
+        own = Path(expand_path(self.ssh.known_hosts)) if self.ssh.known_hosts else devbench_known_hosts()
+        files = [Path.home() / ".ssh" / "known_hosts", devbench_known_hosts(), own]
+        return [f for f in dict.fromkeys(files) if f.exists()], own
+
+    def _password(self) -> str | None:
+        if not self.ssh.password:
+            return None
+        return os.environ.get("DEVBENCH_SSH_PASSWORD") or getpass.getpass(f"password for {self.endpoint.label}: ")
+
+    def _connect_once(self) -> paramiko.SSHClient:
+        ep = self.endpoint
+        client = paramiko.SSHClient()
+        files, store = self._known_hosts_files()
+        for f in files:
+            try:
+                client.load_system_host_keys(str(f))
+            except (OSError, paramiko.SSHException) as e:
+                raise DevbenchError(f"cannot read known_hosts file {f}: {e}") from None
+        client.set_missing_host_key_policy(_HostKeyPolicy(ep.label, self.trust_new_host, store))
+        sock = paramiko.ProxyCommand(ep.proxy_command) if ep.proxy_command else None
+        try:
+            client.connect(
+                ep.hostname, port=ep.port, username=ep.user, key_filename=list(ep.key_files) or None,
+                password=self._password(), timeout=self.ssh.connect_timeout_s,
+                banner_timeout=self.ssh.connect_timeout_s, auth_timeout=self.ssh.connect_timeout_s,
+                allow_agent=True, look_for_keys=not ep.key_files, sock=sock,
+            )
+        except paramiko.BadHostKeyException as e:
+            client.close()
+            raise DevbenchError(
+                f"host key of board {ep.label} has CHANGED (now {e.key.get_name()} {_fingerprint(e.key)}, "
+                f"expected {_fingerprint(e.expected_key)}); refusing to connect - remove the old entry from "
+                "known_hosts only if you know why it changed"
+            ) from None
+        except paramiko.AuthenticationException as e:
+            client.close()
+            raise DevbenchError(f"board {ep.label} refused login as {ep.user!r}: {e}") from None
+        except DevbenchError:
+            client.close()
+            raise
+        except (OSError, paramiko.SSHException, EOFError) as e:
+            client.close()
+            raise ConnectionLost(str(e) or type(e).__name__) from None
+        return client
+
+    def _connection(self) -> paramiko.SSHClient:
+        """The open connection, made (with retries and backoff) if there is none."""
+        if self._client is not None and self._client.get_transport() and self._client.get_transport().is_active():
+            return self._client
+        self.close()
+        error = ""
+        for attempt in range(ATTEMPTS):
+            if attempt:
+                time.sleep(BACKOFF_S * 2 ** (attempt - 1))
+            try:
+                self._client = self._connect_once()
+                return self._client
+            except ConnectionLost as e:
+                error = str(e)
+        raise DevbenchError(f"cannot reach board {self.endpoint.label}: {error}")
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    # ------------------------------------------------------------------ remote commands
+    def python_command(self) -> str:
+        """The board's python as a shell word: ``{cache}`` expands here (a loopback board), ``~/`` there."""
+        python = self.ssh.python.replace("{cache}", expand_path("{cache}"))
+        if python.startswith("~/"):
+            return '"$HOME"/' + shlex.quote(python[2:])
+        return shlex.quote(python)
+
+    def _exec(self, command: str, timeout_s: float) -> tuple[int, str, str]:
+        """Run one shell command; exit code, stdout, stderr. A dropped link raises ConnectionLost."""
+        client = self._connection()
+        try:
+            chan = client.get_transport().open_session(timeout=self.ssh.connect_timeout_s)
+            chan.exec_command(command)
+            chan.shutdown_write()
+            out, err = bytearray(), bytearray()
+            deadline = time.monotonic() + timeout_s
+            while True:
+                while chan.recv_ready():
+                    out += chan.recv(65536)
+                while chan.recv_stderr_ready():
+                    err += chan.recv_stderr(65536)
+                if chan.exit_status_ready() and not chan.recv_ready() and not chan.recv_stderr_ready():
+                    break
+                if chan.closed and not chan.exit_status_ready():
+                    raise ConnectionLost("the connection closed during the command")
+                if not client.get_transport().is_active():
+                    raise ConnectionLost("the connection dropped during the command")
+                if time.monotonic() > deadline:
+                    chan.close()
+                    raise TimeoutError
+                time.sleep(0.02)
+            status = chan.recv_exit_status()
+            chan.close()
+        except (OSError, EOFError, paramiko.SSHException) as e:
+            raise ConnectionLost(str(e) or type(e).__name__) from None
+        if status == -1:
+            raise ConnectionLost("the connection closed before the command's exit status arrived")
+        return status, out.decode(errors="replace"), err.decode(errors="replace")
+
+    # ------------------------------------------------------------------ one job
+    def _verify(self, run_dir: str, files: dict[str, Path]) -> None:
+        """SHA-256 of every uploaded file, computed on the board, against the local files."""
+        names = " ".join(shlex.quote(n) for n in files)
+        cmd = f"cd {shlex.quote(run_dir)} && sha256sum -- {names}"
+        status, out, err = self._exec(cmd, self.ssh.connect_timeout_s * 3)
+        if status == 127:  # no coreutils: ask the board's python
+            script = (
+                "import hashlib,sys\n"
+                "for n in sys.argv[1:]: print(hashlib.sha256(open(n,'rb').read()).hexdigest(), n)"
+            )
+            cmd = f"cd {shlex.quote(run_dir)} && {self.python_command()} -c {shlex.quote(script)} {names}"
+            status, out, err = self._exec(cmd, self.ssh.run_timeout_s)
+        if status != 0:
+            raise DevbenchError(f"cannot checksum the uploaded files on board {self.endpoint.label}: {err.strip()}")
+        remote = {}
+        for line in out.splitlines():
+            digest, _, name = line.partition(" ")
+            remote[name.strip().lstrip("*")] = digest
+        for name, local in files.items():
+            if remote.get(name) != _sha256(local):
+                raise DevbenchError(f"{name} arrived corrupted on board {self.endpoint.label} (SHA-256 mismatch)")
+
+    def _run_once(self, job: BoardJob, files: dict[str, Path], out_name: str) -> dict[str, Any]:
+        workdir = self.ssh.workdir.rstrip("/") or "/"
+        run_dir = posixpath.join(workdir, f"run-{uuid.uuid4().hex[:12]}")
+        quoted_dir = shlex.quote(run_dir)
+        status, _, err = self._exec(f"mkdir -p -m 700 {quoted_dir}", self.ssh.connect_timeout_s * 3)
+        if status != 0:
+            raise DevbenchError(f"cannot create {run_dir} on board {self.endpoint.label}: {err.strip()}")
+        try:
+            sftp = self._connection().open_sftp()
+            try:
+                for name, local in files.items():
+                    sftp.put(str(local), posixpath.join(run_dir, name))
+                self._verify(run_dir, files)
+                env = " ".join(f"{k}={shlex.quote(v)}" for k, v in job.env.items())
+                argv = " ".join(shlex.quote(a) for a in job.args)
+                timeout_s = min(job.timeout_s, self.ssh.run_timeout_s)
+                # $$ is the shell that execs python: its pid lets a timed-out run be killed
+                cmd = (
+                    f"cd {quoted_dir} && echo $$ > .pid && exec env {env} "
+                    f"{self.python_command()} runner.py {argv}"
+                )
+                try:
+                    status, out, err = self._exec(cmd, timeout_s)
+                except TimeoutError:
+                    self._exec(f"kill -9 \"$(cat {quoted_dir}/.pid)\"", self.ssh.connect_timeout_s * 3)
+                    raise DevbenchError(
+                        f"board {self.endpoint.label} did not finish within {timeout_s:.0f} s"
+                    ) from None
+                try:
+                    with sftp.open(posixpath.join(run_dir, out_name)) as f:
+                        return json.loads(f.read())
+                except (OSError, ValueError):
+                    tail = " | ".join((err or out).strip().splitlines()[-3:])
+                    raise DevbenchError(
+                        f"runner on board {self.endpoint.label} wrote no result (exit {status}): {tail}"
+                    ) from None
+            finally:
+                sftp.close()
+        except (OSError, EOFError, paramiko.SSHException) as e:
+            raise ConnectionLost(str(e) or type(e).__name__) from None
+        finally:
+            self._remove(run_dir)
+
+    def _remove(self, run_dir: str) -> None:
+        """Delete the run directory if the board is still connected; a board that went away keeps it."""
+        transport = self._client.get_transport() if self._client else None
+        if transport is None or not transport.is_active():
+            return
+        try:
+            self._exec(f"rm -rf -- {shlex.quote(run_dir)}", self.ssh.connect_timeout_s * 3)
+        except (ConnectionLost, TimeoutError):
+            pass
+
+    def run(self, job: BoardJob) -> dict[str, Any]:
+        """Upload, verify, run ``runner.py``, return its JSON. A dropped connection is retried
+        (with backoff) on a fresh one; what still fails is a :class:`DevbenchError`."""
+        files = {"runner.py": RUNNER_SCRIPT, **job.files}
+        out_name = _out_name(job.args)
+        for name in [*files, out_name]:
+            _check_name(name)
+        for k in job.env:
+            if not k.isidentifier():
+                raise DevbenchError(f"environment variable name {k!r} is not valid")
+        error = ""
+        for attempt in range(ATTEMPTS):
+            if attempt:
+                time.sleep(BACKOFF_S * 2 ** (attempt - 1))
+            try:
+                return self._run_once(job, files, out_name)
+            except ConnectionLost as e:
+                error = str(e)
+                self.close()
+        raise DevbenchError(f"lost the connection to board {self.endpoint.label}: {error}")
+
+    def __enter__(self) -> SSHTransport:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _out_name(args: list[str]) -> str:
+    try:
+        name = args[args.index("--out") + 1]
+    except (ValueError, IndexError):
+        raise DevbenchError("a board job needs '--out FILE' among its runner arguments") from None
+    return name
+
+
+def _check_name(name: str) -> None:
+    """A plain file name in the run directory; anything else is quoted, never interpreted."""
+    if not name or name.startswith((".", "-")) or set(name) & UNSAFE_CHARS:
+        raise DevbenchError(f"{name!r} is not a plain file name for the board's run directory")
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+

@@ -1,0 +1,128 @@
+"""Named networks, timm-style: ``@register_model`` functions that return an :class:`ArchSpec`.
+
+Names (see models/README.md): ``wrn_{depth}_{k}``, ``resnet{depth}``, ``densenet_bc_{depth}[_k{growth}]``,
+any name + ``_b{mult}`` for a uniform bottleneck multiplier, every ``models/specs/*.json`` under its
+file stem, and any path ending in ``.json``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import math
+import re
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from devbench.errors import DevbenchError
+from devbench.models.build import build_model
+from devbench.models.spec import ArchSpec
+
+SpecFn = Callable[[], ArchSpec]
+_MODELS: dict[str, SpecFn] = {}
+
+#: spec files shipped with devbench; each ``X.json`` is the model ``X`` (weights: ``X.pt`` beside it)
+SPEC_DIR = Path(__file__).parent / "specs"
+#: the bottleneck multipliers ``list_models`` shows for every registered name (any other parses too)
+LISTED_BOTTLENECKS = (0.25, 0.5, 0.75)
+_BOTTLENECK_SUFFIX = re.compile(r"^(?P<base>.+)_b(?P<mult>\d+(?:\.\d+)?)$")
+
+
+def register_model(fn: SpecFn | None = None, *, name: str | None = None):
+    """Register a spec function under ``name`` (default: the function's name).
+
+    Used as ``@register_model`` or, for generated names, ``register_model(partial(...), name=...)``.
+    """
+
+    def deco(f: SpecFn) -> SpecFn:
+        key = name or f.__name__
+        if key in _MODELS:
+            raise ValueError(f"model {key!r} is already registered")
+        _MODELS[key] = f
+        return f
+
+    return deco(fn) if fn is not None else deco
+
+
+def scale_inner(spec: ArchSpec, mult: float, name: str = "") -> ArchSpec:
+    """Every inner width times ``mult``, rounded half up, at least 1 (a removed block stays removed)."""
+    if not mult > 0:
+        raise DevbenchError(f"bottleneck multiplier must be > 0, got {mult}")
+    inner = [[max(1, math.floor(w * mult + 0.5)) if w else 0 for w in s] for s in spec.inner]
+    return spec.with_inner(inner, name=name)
+
+
+def _spec_files() -> dict[str, Path]:
+    return {p.stem: p for p in sorted(SPEC_DIR.glob("*.json"))}
+
+
+def _weights_beside(path: Path) -> Path | None:
+    """``X.pt`` beside ``X.json``, else ``weights.pt`` in the same folder."""
+    for candidate in (path.with_suffix(".pt"), path.parent / "weights.pt"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def list_models(pattern: str | None = None) -> list[str]:
+    """Registered names (each followed by its listed ``_b`` variants), then shipped spec files."""
+    names: list[str] = []
+    for base in _MODELS:
+        names.append(base)
+        names += [f"{base}_b{m:g}" for m in LISTED_BOTTLENECKS]
+    names += [stem for stem in _spec_files() if stem not in _MODELS]
+    return [n for n in names if pattern is None or fnmatch.fnmatchcase(n, pattern)]
+
+
+def _lookup(name: str) -> tuple[ArchSpec, Path | None] | None:
+    if name in _MODELS:
+        return replace(_MODELS[name](), name=name), None
+    files = _spec_files()
+    if name in files:
+        return ArchSpec.load(files[name]), _weights_beside(files[name])
+    m = _BOTTLENECK_SUFFIX.match(name)
+    if m:
+        found = _lookup(m["base"])
+        if found:
+            return scale_inner(found[0], float(m["mult"]), name=name), None
+    return None
+
+
+def resolve(name_or_path: str | Path) -> tuple[ArchSpec, Path | None]:
+    """The spec for a name or a ``.json`` path, and its weights file (a state_dict) when one exists.
+
+    A ``_b`` variant never has weights: they would not fit its narrower convs.
+    """
+    text = str(name_or_path)
+    if text.endswith(".json"):
+        path = Path(text)
+        return ArchSpec.load(path), _weights_beside(path)
+    found = _lookup(text)
+    if found is None:
+        close = difflib.get_close_matches(text, list_models(), n=5, cutoff=0.6)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise DevbenchError(f"unknown model {text!r}{hint} (`devbench models` lists them all)")
+    return found
+
+
+def get_spec(name_or_path: str | Path) -> ArchSpec:
+    """The :class:`ArchSpec` of a registered name, a ``_b`` variant, a shipped spec or a ``.json`` path."""
+    return resolve(name_or_path)[0]
+
+
+def create_model(name_or_path: str | Path, weights: bool = True) -> nn.Module:
+    """Build the network; load its weights file when one exists and ``weights`` is true."""
+    spec, weights_path = resolve(name_or_path)
+    model = build_model(spec)
+    if weights and weights_path is not None:
+        state = torch.load(weights_path, map_location="cpu", weights_only=True)
+        try:
+            model.load_state_dict(state)
+        except RuntimeError as e:
+            first = str(e).strip().splitlines()[0]
+            raise DevbenchError(f"{weights_path}: weights do not fit spec {spec.name!r}: {first}") from None
+    return model

@@ -1,0 +1,205 @@
+"""Base training: spec + dataset -> a run directory with weights, metrics and per-epoch history.
+
+One loop for base, reduced, scratch and family networks (they differ only in their spec). It uses the
+GPU when there is one, and under ``torchrun`` (``LOCAL_RANK`` set) it runs DistributedDataParallel with
+each rank taking its share of every batch, so the user changes nothing. A checkpoint after every
+epoch lets ``--resume`` continue an interrupted run exactly where it stopped.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch import nn
+from tqdm import tqdm
+
+from devbench.errors import DevbenchError
+from devbench.models import ArchSpec, build_model
+from devbench.training import rundir
+from devbench.training.data import Batches, Dataset
+from devbench.training.schedules import Schedule, get_schedule, schedule_for
+
+HISTORY_FIELDS = ("epoch", "lr", "train_loss", "train_error", "test_loss", "test_error", "seconds")
+
+
+@dataclass
+class TrainConfig:
+    """What to train with; ``None`` fields take the schedule's value."""
+
+    epochs: int | None = None
+    schedule: str | None = None  # default: the family's recipe
+    batch_size: int | None = None
+    lr: float | None = None
+    train_subset: int | None = None
+    test_subset: int | None = None  # evaluate on a fixed subset (quick CPU runs); None: the whole test set
+    seed: int = 0
+    device: str | None = None  # default: cuda when available
+
+    def resolve(self, spec: ArchSpec) -> tuple[Schedule, int, int, float]:
+        """``(schedule, epochs, batch_size, lr)`` with the defaults filled in."""
+        sched = get_schedule(self.schedule) if self.schedule else schedule_for(spec.family)
+        return sched, self.epochs or sched.epochs, self.batch_size or sched.batch_size, self.lr or sched.lr
+
+
+@dataclass
+class Dist:
+    """Where this process trains: its device and, under torchrun, its rank among ``world`` processes."""
+
+    device: torch.device
+    rank: int = 0
+    world: int = 1
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def setup_device(device: str | None = None) -> Dist:
+    """Pick the device; join the process group when started by torchrun (``LOCAL_RANK`` in the environment)."""
+    if "LOCAL_RANK" in os.environ and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        local = int(os.environ["LOCAL_RANK"])
+        cuda = torch.cuda.is_available()
+        if not dist.is_initialized():
+            dist.init_process_group(backend="nccl" if cuda else "gloo")
+        dev = torch.device(f"cuda:{local}") if cuda else torch.device("cpu")
+        if cuda:
+            torch.cuda.set_device(dev)
+        return Dist(dev, dist.get_rank(), dist.get_world_size())
+    return Dist(torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu")))
+
+
+def sgd_step(model: nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor
+             ) -> tuple[torch.Tensor, torch.Tensor]:
+    """One SGD step; returns the batch's summed loss and error count as tensors (no device sync)."""
+    out = model(x)
+    loss = F.cross_entropy(out, y)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return loss.detach() * len(y), (out.argmax(1) != y).sum()
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, batches: Batches) -> tuple[float, float]:
+    """``(mean loss, error rate)`` of ``model`` over ``batches`` in eval mode."""
+    was_training = model.training
+    model.eval()
+    loss, wrong, n = torch.zeros(()), torch.zeros((), dtype=torch.long), 0
+    for x, y in batches:
+        out = model(x)
+        loss += F.cross_entropy(out, y, reduction="sum").cpu()
+        wrong += (out.argmax(1) != y).sum().cpu()
+        n += len(y)
+    model.train(was_training)
+    return loss.item() / n, wrong.item() / n
+
+
+def fit_spec(spec: ArchSpec, dataset: Dataset) -> ArchSpec:
+    """The spec with the dataset's input shape and class count (a CIFAR-shaped name trains on Fashion-MNIST)."""
+    if tuple(spec.input_shape) == dataset.input_shape and spec.num_classes == dataset.num_classes:
+        return spec
+    return replace(spec, input_shape=dataset.input_shape, num_classes=dataset.num_classes)
+
+
+def train(spec: ArchSpec, dataset: Dataset, out: str | Path, config: TrainConfig | None = None,
+          resume: bool = False, progress: bool = True) -> Path:
+    """Train ``spec`` from scratch on ``dataset``; returns the finished run directory ``out``."""
+    cfg = config or TrainConfig()
+    spec = fit_spec(spec, dataset)
+    sched, epochs, batch_size, base_lr = cfg.resolve(spec)
+    where = setup_device(cfg.device)
+    out = Path(out)
+    work = rundir.start(out, resume) if where.main else rundir.partial_dir(out)
+    if where.world > 1:
+        dist.barrier()
+
+    torch.manual_seed(cfg.seed)
+    model = build_model(spec).to(where.device)
+    opt = sched.optimizer(model.parameters(), lr=base_lr)
+    train_split = dataset.train.subset(cfg.train_subset, cfg.seed).to(where.device)
+    batches = Batches(dataset, train_split, max(1, batch_size // where.world), train=True, seed=cfg.seed,
+                      shard=(where.rank, where.world))
+    test = Batches(dataset, dataset.test.subset(cfg.test_subset, cfg.seed).to(where.device), 256, train=False)
+    settings = {"dataset": dataset.name, "schedule": sched.name, "epochs": epochs, "batch_size": batch_size,
+                "lr": base_lr, "train_subset": cfg.train_subset, "test_subset": cfg.test_subset, "seed": cfg.seed}
+
+    history: list[dict[str, Any]] = []
+    first_epoch = 0
+    ckpt_path = work / rundir.CHECKPOINT
+    if resume and ckpt_path.is_file():
+        first_epoch, history = _restore(ckpt_path, spec, settings, model, opt, batches)
+    net: nn.Module = nn.parallel.DistributedDataParallel(model) if where.world > 1 else model
+
+    model.train()
+    for epoch in range(first_epoch, epochs):
+        lr = sched.lr_at(epoch, epochs, base_lr)
+        for group in opt.param_groups:
+            group["lr"] = lr
+        t0 = time.perf_counter()
+        loss_sum, wrong, n = torch.zeros((), device=where.device), torch.zeros((), device=where.device), 0
+        bar = tqdm(batches, desc=f"epoch {epoch + 1}/{epochs}", disable=not (progress and where.main),
+                   leave=False, mininterval=1.0)
+        for x, y in bar:
+            loss, err = sgd_step(net, opt, x, y)
+            loss_sum += loss
+            wrong += err
+            n += len(y)
+        seconds = time.perf_counter() - t0
+        if where.main:
+            test_loss, test_err = evaluate(model, test)
+            row = {"epoch": epoch + 1, "lr": lr, "train_loss": loss_sum.item() / n, "train_error": wrong.item() / n,
+                   "test_loss": test_loss, "test_error": test_err, "seconds": round(seconds, 3)}
+            history.append(row)
+            if progress:
+                tqdm.write(f"epoch {epoch + 1}/{epochs}: train error {row['train_error']:.4f}, "
+                           f"test error {test_err:.4f} ({seconds:.1f} s)")
+            _write_history(work, history)
+            rundir.save_torch(ckpt_path, {"spec": spec.to_dict(), "settings": settings, "epoch": epoch + 1,
+                                          "model": model.state_dict(), "optimizer": opt.state_dict(),
+                                          "generator": batches.generator.get_state(), "history": history})
+        if where.world > 1:
+            dist.barrier()
+
+    if not where.main:
+        return out
+    last = history[-1] if history else {}
+    rundir.write_network(work, spec, model, {
+        **settings, "test_error": last.get("test_error"), "test_loss": last.get("test_loss"),
+        "train_error": last.get("train_error"), "train_seconds": round(sum(r["seconds"] for r in history), 3),
+        "normalisation": {"mean": list(dataset.mean), "std": list(dataset.std)}, "device": str(where.device),
+        "world_size": where.world,
+    })
+    return rundir.finish(work)
+
+
+def _restore(path: Path, spec: ArchSpec, settings: dict[str, Any], model: nn.Module, opt: torch.optim.Optimizer,
+             batches: Batches) -> tuple[int, list[dict[str, Any]]]:
+    """Load a checkpoint into ``model``/``opt``/``batches``; one from another spec or setup is an error."""
+    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    if ArchSpec.from_dict(ckpt["spec"]) != spec:
+        raise DevbenchError(f"{path} is a checkpoint of another spec ({ckpt['spec'].get('name')!r}); "
+                            "remove it or train without --resume")
+    changed = [k for k in ("dataset", "epochs", "batch_size", "train_subset", "seed") if ckpt["settings"][k] != settings[k]]
+    if changed:
+        raise DevbenchError(f"{path} was made with other settings ({', '.join(changed)}); resume with the same ones")
+    model.load_state_dict(ckpt["model"])
+    opt.load_state_dict(ckpt["optimizer"])
+    batches.generator.set_state(ckpt["generator"])
+    return ckpt["epoch"], ckpt["history"]
+
+
+def _write_history(work: Path, history: list[dict[str, Any]]) -> None:
+    tmp = work / (rundir.HISTORY + ".tmp")
+    with open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=HISTORY_FIELDS)
+        writer.writeheader()
+        writer.writerows(history)
+    os.replace(tmp, work / rundir.HISTORY)
