@@ -186,7 +186,7 @@ def run_jobs(
     store: ResultStore,
     resume: bool = False,
     progress: bool = True,
-    transport_options: dict | None = None,
+    trust_new_host: bool = False,
     on_row: Callable[[ResultRow], None] | None = None,
 ) -> list[ResultRow]:
     """Compile, measure and store every job; returns the rows of this call (failed ones included).
@@ -226,7 +226,7 @@ def run_jobs(
     def board_worker(target_jobs: list[Job]) -> None:
         target = target_jobs[0].target
         try:
-            transport = open_transport(target, **(transport_options or {}))
+            transport = open_transport(target, trust_new_host)
         except Exception as e:
             for job in target_jobs:
                 record(_error_row(job, _describe(e)))
@@ -277,5 +277,4 @@ def run_matrix(
     """Names in, stored rows out: ``devbench run`` as a library call."""
     resolved = [get_target(t, targets_files, threads) for t in targets]
     jobs = make_jobs(models, resolved, backends, settings)
-    options = {"trust_new_host": True} if trust_new_host else {}
-    return run_jobs(jobs, store, resume=resume, progress=progress, transport_options=options)
+    return run_jobs(jobs, store, resume=resume, progress=progress, trust_new_host=trust_new_host)

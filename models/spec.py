@@ -9,6 +9,7 @@ registered network. A residual block with inner width 0 has no residual branch: 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 from devbench.errors import DevbenchError
 
 FAMILIES = ("wrn", "resnet", "densenet_bc")
+_NUMBER_LIST = re.compile(r"\[(\n[-\d.,\s]*)\]")  # a raw newline: never inside a JSON string
 
 
 @dataclass(frozen=True)
@@ -120,7 +122,9 @@ class ArchSpec:
             raise DevbenchError(f"{source}: {e}") from None
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2)
+        """Indented JSON with each list of numbers on one line: a stage per line, however deep the net."""
+        text = json.dumps(self.to_dict(), indent=2)
+        return _NUMBER_LIST.sub(lambda m: "[" + ", ".join(m[1].replace(",", " ").split()) + "]", text)
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)

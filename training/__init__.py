@@ -5,7 +5,7 @@ verbs are thin wrappers around :func:`train`, :func:`prune`, :func:`family` and 
 """
 
 from devbench.training.compress import compress
-from devbench.training.criteria import CRITERIA, Criterion, Fisher, L1, Random, get_criterion
+from devbench.training.criteria import CRITERIA, L1, Criterion, Fisher, Random, get_criterion
 from devbench.training.data import DATASETS, Batches, Dataset, Split, load_dataset, normalisation
 from devbench.training.family import FAMILY_RULES, family, family_member
 from devbench.training.loop import TrainConfig, evaluate, train

@@ -42,7 +42,7 @@ def compress(model: nn.Module, spec: ArchSpec, masks: list[torch.Tensor], name: 
 
     old = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     state = {}
-    for key, target in small.state_dict().items():
+    for key in small.state_dict():
         tensor = old[key]
         if key in slices:
             dim, idx = slices[key]

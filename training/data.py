@@ -120,7 +120,8 @@ def _read_idx(path: Path, dims: int) -> np.ndarray:
         return arr.reshape(shape)
     except (OSError, EOFError, ValueError, struct.error) as e:
         raise DevbenchError(
-            f"corrupt Fashion-MNIST file {path} ({e}); reinstall it: sudo apt-get install --reinstall dataset-fashion-mnist"
+            f"corrupt Fashion-MNIST file {path} ({e}); "
+            "reinstall it: sudo apt-get install --reinstall dataset-fashion-mnist"
         ) from None
 
 

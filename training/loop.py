@@ -187,7 +187,8 @@ def _restore(path: Path, spec: ArchSpec, settings: dict[str, Any], model: nn.Mod
     if ArchSpec.from_dict(ckpt["spec"]) != spec:
         raise DevbenchError(f"{path} is a checkpoint of another spec ({ckpt['spec'].get('name')!r}); "
                             "remove it or train without --resume")
-    changed = [k for k in ("dataset", "epochs", "batch_size", "train_subset", "seed") if ckpt["settings"][k] != settings[k]]
+    keys = ("dataset", "epochs", "batch_size", "train_subset", "seed")
+    changed = [k for k in keys if ckpt["settings"].get(k) != settings[k]]
     if changed:
         raise DevbenchError(f"{path} was made with other settings ({', '.join(changed)}); resume with the same ones")
     model.load_state_dict(ckpt["model"])

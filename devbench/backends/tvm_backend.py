@@ -185,7 +185,7 @@ class TVMBackend:
         out = Path(out_dir) / self.artifact_name
         out.parent.mkdir(parents=True, exist_ok=True)
         export_library(exe, out, request.target)
-        trials = records_for(database, mod) if database is not None else 0
+        trials = records_for(database, mod, target) if database is not None else 0
         return {
             "frontend": frontend,
             "tvm_target": str(target),

@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -221,7 +222,11 @@ def main(argv: list[str]) -> int:
             os.environ[var] = str(args.threads)
     try:
         if args.probe:
-            result: dict[str, Any] = {"environment": environment(), "runtimes": runtime_versions()}
+            result: dict[str, Any] = {
+                "environment": environment(),
+                "runtimes": runtime_versions(),
+                "disk_free_mb": shutil.disk_usage(".").free / 2**20,  # where artifacts land
+            }
         else:
             result = measure(args)
     except Exception as e:  # reported to the host as data: the host decides what it means

@@ -1,6 +1,6 @@
 """The emulated Raspberry Pi: an aarch64 Python under qemu-user, reached over SSH on loopback.
 
-Everything lives in ``{cache}/boards/emulated-pi`` (see :mod:`devbench.boards.cache`)::
+Everything lives in ``{cache}/boards/emulated-pi`` (see :mod:`devbench.boards.paths`)::
 
     rootfs/          aarch64 Debian python3.11 + numpy + TVM runtime (built once, ~10 s warm, ~1 min cold)
     bin/python3      the board's python: qemu-aarch64-static -L rootfs rootfs/usr/bin/python3.11
@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from devbench.boards.cache import board_dir
+from devbench.boards.paths import board_dir
 from devbench.boards.rootfs import GUEST_PYTHON, SITE_DIR, build_rootfs
 from devbench.boards.sshd import LOOPBACK, LoopbackSSHD
 from devbench.errors import DevbenchError

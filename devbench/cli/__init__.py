@@ -29,6 +29,8 @@ VERBS = {
     "prune": "prune",
     "family": "family",
     "reduce": "reduce",
+    "board": "board",
+    "doctor": "doctor",
 }
 
 

@@ -6,8 +6,6 @@ Each is imported only when a target needs it, so a local run never loads paramik
 from __future__ import annotations
 
 import importlib
-from typing import Any
-
 from devbench.errors import DevbenchError
 from devbench.targets import Target
 from devbench.transports.base import BoardJob, Transport
@@ -20,13 +18,13 @@ TRANSPORTS = {
 }
 
 
-def open_transport(target: Target, **options: Any) -> Transport:
-    """A connected transport for ``target``; ``options`` go to its constructor (e.g. trust_new_host)."""
+def open_transport(target: Target, trust_new_host: bool = False) -> Transport:
+    """A transport for ``target``. ``trust_new_host`` accepts an SSH board's key on first contact."""
     if target.transport not in TRANSPORTS:
         raise DevbenchError(f"target {target.name}: unknown transport {target.transport!r}")
     module_name, _, cls_name = TRANSPORTS[target.transport].partition(":")
     cls = getattr(importlib.import_module(module_name), cls_name)
-    return cls(target, **options)
+    return cls(target, trust_new_host=trust_new_host)
 
 
 __all__ = ["BoardJob", "Transport", "open_transport", "TRANSPORTS"]

@@ -19,9 +19,10 @@ from devbench.transports.base import RUNNER_SCRIPT, BoardJob
 class LocalTransport:
     """Runs ``runner.py`` with this interpreter in a fresh temporary run directory."""
 
-    def __init__(self, target: Target, python: str | None = None) -> None:
+    def __init__(self, target: Target, trust_new_host: bool = False) -> None:
+        # No host key to trust here: the flag is accepted so that every transport opens alike.
         self.target = target
-        self.python = python or sys.executable
+        self.python = sys.executable
 
     def run(self, job: BoardJob) -> dict[str, Any]:
         with tempfile.TemporaryDirectory(prefix="devbench-run-") as tmp:

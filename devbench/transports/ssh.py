@@ -24,7 +24,7 @@ from typing import Any
 
 import paramiko
 
-from devbench.boards.cache import expand_path
+from devbench.boards.paths import expand_path
 from devbench.errors import DevbenchError
 from devbench.targets import SSHConfig, Target
 from devbench.transports.base import RUNNER_SCRIPT, BoardJob
@@ -296,7 +296,7 @@ class SSHTransport:
         """Upload, verify, run ``runner.py``, return its JSON. A dropped connection is retried
         (with backoff) on a fresh one; what still fails is a :class:`DevbenchError`."""
         files = {"runner.py": RUNNER_SCRIPT, **job.files}
-        out_name = _out_name(job.args)
+        out_name = _out_name(job)
         for name in [*files, out_name]:
             _check_name(name)
         for k in job.env:
@@ -320,9 +320,9 @@ class SSHTransport:
         self.close()
 
 
-def _out_name(args: list[str]) -> str:
+def _out_name(job: BoardJob) -> str:
     try:
-        name = args[args.index("--out") + 1]
+        name = job.result_name
     except (ValueError, IndexError):
         raise DevbenchError("a board job needs '--out FILE' among its runner arguments") from None
     return name

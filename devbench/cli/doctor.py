@@ -1,0 +1,29 @@
+"""devbench doctor: reach a board and say what it has and what its backends still need."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from devbench.cli import add_target_arguments
+from devbench.doctor import doctor
+from devbench.targets import get_target
+
+HELP = "check a board: Python, numpy, runtimes, CPU, disk, and what each backend is missing"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_target_arguments(p)
+    p.add_argument("--trust-new-host", action="store_true",
+                   help="accept and record an SSH board's host key on first contact")
+    p.add_argument("--json", action="store_true", help="print the board's probe as JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    target = get_target(args.target, args.targets_file)
+    diagnosis = doctor(target, trust_new_host=args.trust_new_host)
+    if args.json:
+        print(json.dumps(diagnosis.probe, indent=1))
+    else:
+        print("\n".join(diagnosis.lines()))
+    return 0 if diagnosis.ok else 1

@@ -1,0 +1,32 @@
+"""``devbench family``: scale one pruned network's width profile to several size budgets."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from devbench.cli import csv_list
+
+HELP = "prune once, get a family: pruned spec -> specs at the given params/MACs budgets"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--from", dest="pruned", required=True, help="pruned spec: name, .json, or a prune stage dir")
+    p.add_argument("--budgets", type=csv_list, required=True, help="comma-separated, e.g. 300k,0.5M,1M")
+    p.add_argument("--by", choices=("params", "macs"), default="params")
+    p.add_argument("--rule", default="linear", help="width-profile fit: linear (per-stage line) or profile")
+    p.add_argument("--tolerance", type=float, default=0.02, help="allowed relative miss of each budget")
+    p.add_argument("--out", type=Path, default=Path("."), help="folder for the member specs")
+
+
+def run(args: argparse.Namespace) -> int:
+    from devbench.training.cli_helpers import load_spec_arg
+    from devbench.training.family import family, format_count, parse_count
+
+    pruned = load_spec_arg(args.pruned)
+    budgets = [parse_count(b) for b in args.budgets]
+    members = family(pruned, budgets, by=args.by, rule=args.rule, tolerance=args.tolerance)
+    for budget, spec in zip(budgets, members, strict=True):
+        path = spec.save(args.out / f"{spec.name}.json")
+        print(f"{path}: {args.by} budget {format_count(budget)}, inner widths {spec.widths}")
+    return 0

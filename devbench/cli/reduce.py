@@ -1,0 +1,39 @@
+"""``devbench reduce``: the base network made smaller by depth, width or bottleneck to match a spec's size."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+HELP = "reduced network (depth, width or bottleneck) matching another network's params or MACs"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--like", required=True, help="spec whose size to match (name, .json or run/stage dir)")
+    p.add_argument("--by", choices=("depth", "width", "bottleneck"), default="bottleneck")
+    p.add_argument("--base", help="network to reduce (default: the base the --like spec was pruned from)")
+    p.add_argument("--match", choices=("params", "macs"), default="params")
+    p.add_argument("--tolerance", type=float, default=0.05, help="allowed relative miss of the target size")
+    p.add_argument("--name", default="", help="name of the reduced spec")
+    p.add_argument("--out", type=Path, help="spec file to write (default: <name>.json)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from devbench.models import ArchSpec
+    from devbench.training.cli_helpers import load_spec_arg
+    from devbench.training.reduce import measure, reduce
+
+    like = load_spec_arg(args.like)
+    if args.base:
+        base = load_spec_arg(args.base)
+    elif "base_spec" in like.meta:
+        base = ArchSpec.from_dict(like.meta["base_spec"])
+    else:
+        from devbench.errors import DevbenchError
+
+        raise DevbenchError(f"{args.like} records no base network; pass --base")
+    target = measure(like, args.match)
+    spec = reduce(base, target, by=args.by, match=args.match, tolerance=args.tolerance, name=args.name)
+    path = spec.save(args.out or Path(f"{spec.name}.json"))
+    print(f"{path}: {measure(spec, args.match)} {args.match} (target {target}), inner widths {spec.widths}")
+    return 0

@@ -1,0 +1,101 @@
+"""Boards in a TVM RPC tracker farm: devbench asks the tracker for a board by key, uploads the
+artifact, and times it with TVM's own ``time_evaluator`` on the board.
+
+Labs that already run ``python -m tvm.exec.rpc_tracker`` and ``rpc_server`` keep their farm: the
+tracker queues requests, so several devbench users share boards without stepping on each other.
+The RPC server is a TVM runtime, so only the ``tvm`` backend runs this way. The job's arguments are
+the board script's own (parsed with its parser), so every transport takes the same
+:class:`~devbench.transports.base.BoardJob`.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from devbench.board.runner import parse_args
+from devbench.errors import DevbenchError
+from devbench.targets import Target
+from devbench.transports.base import BoardJob
+
+
+class RPCTransport:
+    """Runs TVM artifacts on a board handed out by a TVM RPC tracker."""
+
+    def __init__(self, target: Target, trust_new_host: bool = False) -> None:
+        # The tracker protocol has no host keys: the flag is accepted so every transport opens alike.
+        if target.rpc is None:
+            raise DevbenchError(f"target {target.name} has no [rpc] table")
+        self.target = target
+        self.rpc = target.rpc
+
+    def _session(self) -> Any:
+        from tvm import rpc
+
+        where = f"{self.rpc.tracker_host}:{self.rpc.tracker_port}"
+        try:
+            tracker = rpc.connect_tracker(self.rpc.tracker_host, self.rpc.tracker_port)
+        except Exception as e:
+            raise DevbenchError(f"cannot reach the RPC tracker of {self.target.name} at {where}: {e}") from None
+        # A request for a key no server has registered would wait forever: refuse it up front.
+        # A registered but busy board is fine: the tracker queues us, which is the point of a farm.
+        keys = sorted({info["key"].split(":", 1)[-1] for info in tracker.summary()["server_info"]})
+        if self.rpc.key not in keys:
+            raise DevbenchError(
+                f"tracker {where} has no board with key {self.rpc.key!r} (registered: {', '.join(keys) or 'none'})"
+            )
+        try:
+            return tracker.request(self.rpc.key, priority=1, session_timeout=self.rpc.session_timeout_s, max_retry=3)
+        except Exception as e:
+            raise DevbenchError(
+                f"tracker {where} has no free board with key {self.rpc.key!r}: {str(e).splitlines()[0]}"
+            ) from None
+
+    def run(self, job: BoardJob) -> dict[str, Any]:
+        args = parse_args(job.args)
+        if args.backend != "tvm":
+            return {"error": f"an RPC board runs only TVM artifacts, not {args.backend}"}
+        import tvm
+        from tvm import relax
+
+        artifact = job.files[args.artifact]
+        x = np.load(job.files[args.input])
+        remote = self._session()
+        t0 = time.perf_counter()
+        remote.upload(str(artifact))
+        lib = remote.load_module(artifact.name)
+        dev = remote.device(args.device, 0)
+        if args.threads:
+            # the server's thread pool, sized as for every other transport (affinity mode 0 = big cores)
+            remote.get_function("runtime.config_threadpool")(0, args.threads)
+        vm = relax.VirtualMachine(lib, dev)
+        vm.set_input("main", tvm.runtime.tensor(x, dev))
+        vm.invoke_stateful("main")
+        out = vm.get_outputs("main")
+        output = out.numpy() if hasattr(out, "numpy") else out[0].numpy()
+        first_s = time.perf_counter() - t0
+        if args.warmup:
+            vm.time_evaluator("invoke_stateful", dev, number=args.warmup, repeat=1)("main")
+        samples: list[float] = []
+        deadline = time.perf_counter() + args.min_time_s
+        while len(samples) < args.repeats or time.perf_counter() < deadline:
+            timer = vm.time_evaluator("invoke_stateful", dev, number=1, repeat=args.repeats)
+            samples += [t * 1e3 for t in timer("main").results]
+        return {
+            "backend": "tvm",
+            "samples_ms": samples,
+            "output": output.astype(np.float32).tolist(),
+            "first_result_s": first_s,
+            "warmup": args.warmup,
+            "environment": {
+                "rpc_tracker": f"{self.rpc.tracker_host}:{self.rpc.tracker_port}",
+                "rpc_key": self.rpc.key,
+                "threads": args.threads,
+                "runtime_version": tvm.__version__,
+            },
+        }
+
+    def close(self) -> None:
+        """Sessions end with their last reference; the tracker frees the board."""

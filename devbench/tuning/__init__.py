@@ -1,0 +1,11 @@
+"""MetaSchedule tuning with one database per target, shared by every network compiled for it.
+
+``tune(network, target, trials)`` tunes the kernels the database does not have yet; the TVM
+backend applies the database at every later compile. See :mod:`devbench.tuning.database` for
+where the database lives.
+"""
+
+from devbench.tuning.database import cache_root, database_dir, open_database
+from devbench.tuning.tune import TuneReport, tune
+
+__all__ = ["TuneReport", "cache_root", "database_dir", "open_database", "tune"]

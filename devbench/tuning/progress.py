@@ -1,0 +1,53 @@
+"""Tuning progress, one line per measured batch: tasks done, best latency so far, time left.
+
+It is also where a time budget is enforced: once the deadline passes, every task still running is
+terminated, so MetaSchedule stops after the batch in flight and keeps what it measured.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any, TextIO
+
+from tvm.ir.utils import derived_object
+from tvm.s_tir import meta_schedule as ms
+
+
+@derived_object
+class Progress(ms.measure_callback.PyMeasureCallback):
+    """Measure callback that prints progress and enforces the deadline."""
+
+    def __init__(self, names: list[str], weights: list[float], deadline: float | None,
+                 stream: TextIO | None = None) -> None:
+        self.names = names
+        self.weights = weights
+        self.deadline = deadline
+        self.stream = stream or sys.stderr
+        self.start = time.monotonic()
+        self.best_us: dict[int, float] = {}
+        self.trials = 0
+        self.stopped_early = False
+
+    def apply(self, task_scheduler: Any, task_id: int, measure_candidates: Any, builder_results: Any,
+              runner_results: Any) -> None:
+        self.trials += len(runner_results)
+        for r in runner_results:
+            if r.run_secs:
+                us = 1e6 * sum(float(s) for s in r.run_secs) / len(r.run_secs)
+                self.best_us[task_id] = min(self.best_us.get(task_id, float("inf")), us)
+        tasks = task_scheduler.tasks_
+        done = sum(1 for t in tasks if t.is_terminated)
+        now = time.monotonic()
+        # Network estimate: sum over tasks of best kernel time x how often the network calls it.
+        est_ms = sum(self.best_us.get(i, 0.0) * w for i, w in enumerate(self.weights)) / 1e3
+        left = f", {max(0.0, self.deadline - now) / 60:.1f} min left" if self.deadline else ""
+        print(f"tune: {self.trials} trials, tasks done {done}/{len(tasks)}, {self.names[task_id]} best "
+              f"{self.best_us.get(task_id, float('nan')):.1f} us, network ~{est_ms:.2f} ms "
+              f"({len(self.best_us)}/{len(tasks)} tasks measured), {now - self.start:.0f} s{left}",
+              file=self.stream, flush=True)
+        if self.deadline is not None and now >= self.deadline:
+            self.stopped_early = True
+            for i, t in enumerate(tasks):
+                if not t.is_terminated:
+                    task_scheduler.terminate_task(i)

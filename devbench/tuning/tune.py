@@ -1,0 +1,114 @@
+"""Tune a network's kernels with MetaSchedule into the target's shared database.
+
+Only kernels the database has no record for are tuned: a second member of a network family
+(pruned, reduced, scaled) spends trials only on the conv shapes the first did not have.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from devbench.errors import DevbenchError
+from devbench.models.spec import ArchSpec
+from devbench.targets import Target
+
+#: candidates measured per task per round; a multiple of the usual 64 scaled down for 2-core boards
+TRIALS_PER_ITER = 32
+
+
+@dataclass
+class TuneReport:
+    """What one ``tune`` call did."""
+
+    target: str
+    database: Path
+    tasks: int
+    reused: int
+    tuned: int
+    trials: int
+    wall_s: float
+    stopped_early: bool
+    task_names: list[str] = field(default_factory=list)
+    best_us: dict[str, float] = field(default_factory=dict)
+
+
+def _network(network: ArchSpec | torch.nn.Module, input_shape: tuple[int, ...] | None,
+             batch: int) -> tuple[torch.nn.Module, torch.Tensor]:
+    if isinstance(network, ArchSpec):
+        from devbench.models import build_model
+
+        module, shape = build_model(network), network.input_shape
+    else:
+        if input_shape is None:
+            raise DevbenchError("tune: a bare nn.Module needs input_shape (channels, height, width)")
+        module, shape = network, input_shape
+    return module.eval(), torch.randn(batch, *shape)
+
+
+def tune(
+    network: ArchSpec | torch.nn.Module,
+    target: Target,
+    trials: int = 2000,
+    *,
+    time_budget_min: float | None = None,
+    database_dir: Path | None = None,
+    max_trials_per_task: int | None = None,
+    input_shape: tuple[int, ...] | None = None,
+    batch: int = 1,
+    verbose: bool = True,
+) -> TuneReport:
+    """Tune ``network`` for ``target`` with at most ``trials`` measured candidates.
+
+    ``database_dir`` replaces the root of the per-target databases (default
+    ``$DEVBENCH_CACHE_DIR/tuning``). ``max_trials_per_task`` defaults to an even share of
+    ``trials`` over the new tasks. The time budget stops tuning after the batch in flight.
+    """
+    from tvm.s_tir import meta_schedule as ms
+
+    from devbench.backends.tvm_backend import prepare, tvm_target
+    from devbench.tuning.database import database_dir as db_dir
+    from devbench.tuning.database import open_database, tuned_workloads
+    from devbench.tuning.progress import Progress
+    from devbench.tuning.runners import make_builder, make_runner
+
+    if trials <= 0:
+        raise DevbenchError(f"trials must be a positive integer, got {trials}")
+    start = time.monotonic()
+    tgt = tvm_target(target)
+    module, example = _network(network, input_shape, batch)
+    mod, _ = prepare(module, example, tgt)
+    database = open_database(target, database_dir)
+    all_tasks = ms.relax_integration.extract_tasks(mod, tgt)
+    done = set(tuned_workloads(database, all_tasks))
+    new = [t for i, t in enumerate(all_tasks) if i not in done]
+    report = TuneReport(
+        target=target.name, database=db_dir(target, database_dir), tasks=len(all_tasks), reused=len(done),
+        tuned=len(new), trials=0, wall_s=0.0, stopped_early=False, task_names=[t.task_name for t in new],
+    )
+    if new:
+        per_task = max_trials_per_task or max(1, math.ceil(trials / len(new)))
+        with tempfile.TemporaryDirectory(prefix="devbench-tune-") as work_dir:
+            contexts, weights = ms.relax_integration.extracted_tasks_to_tune_contexts(
+                new, work_dir=work_dir, num_threads=target.threads or "physical", seed=0)
+            deadline = start + 60 * time_budget_min if time_budget_min else None
+            progress = Progress([t.task_name for t in new], weights, deadline,
+                                stream=None if verbose else open("/dev/null", "w"))
+            ms.tune_tasks(
+                tasks=contexts, task_weights=weights, work_dir=work_dir,
+                max_trials_global=trials, max_trials_per_task=per_task,
+                num_trials_per_iter=min(TRIALS_PER_ITER, per_task),
+                builder=make_builder(target), runner=make_runner(target), database=database,
+                measure_callbacks=[*ms.measure_callback.MeasureCallback.create("default"), progress],
+            )
+        report.trials = progress.trials
+        report.stopped_early = progress.stopped_early
+        report.best_us = {progress.names[i]: us for i, us in progress.best_us.items()}
+    report.wall_s = time.monotonic() - start
+    return report

@@ -1,0 +1,51 @@
+"""Compression: the dense network gives the masked network's outputs (zero-width blocks included)."""
+
+import pytest
+import torch
+
+from devbench.models import build_model, count_params, densenet_bc_spec, resnet_spec
+from devbench.training import Pruner, Random
+
+from .conftest import tiny_wrn
+
+
+def _randomise_bn(model):
+    g = torch.Generator().manual_seed(1)
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.copy_(torch.randn(m.num_features, generator=g) * 0.1)
+            m.running_var.copy_(torch.rand(m.num_features, generator=g) + 0.5)
+            m.weight.data.copy_(torch.rand(m.num_features, generator=g) + 0.5)
+            m.bias.data.copy_(torch.randn(m.num_features, generator=g) * 0.1)
+
+
+@pytest.mark.parametrize("make,zero_block", [
+    (lambda: tiny_wrn(), 0),           # identity block pruned to nothing
+    (lambda: tiny_wrn(), 2),           # a downsampling block: only its 1x1 shortcut remains
+    (lambda: resnet_spec(8, input_shape=(3, 16, 16)).with_flat_widths([5, 6, 7], name="r"), None),
+    (lambda: densenet_bc_spec(10, growth=3, input_shape=(3, 16, 16)), None),
+])
+def test_compressed_matches_masked(make, zero_block):
+    torch.manual_seed(0)
+    spec = make()
+    model = build_model(spec)
+    _randomise_bn(model)
+    pruner = Pruner(model, spec, Random(seed=3))
+    g = torch.Generator().manual_seed(2)
+    for i, m in enumerate(pruner.masks):
+        drop = torch.randperm(len(m), generator=g)[: len(m) // 2]
+        m[drop] = 0
+        if i == zero_block:
+            m.zero_()
+    model.eval()
+    x = torch.randn(4, *spec.input_shape)
+    with torch.no_grad():
+        masked = model(x)
+    small_spec, small = pruner.compressed("small")
+    small.eval()
+    assert small_spec.widths == pruner.widths
+    if zero_block is not None:
+        assert small_spec.widths[zero_block] == 0
+    assert count_params(small_spec) < count_params(spec)
+    with torch.no_grad():
+        torch.testing.assert_close(small(x), masked, rtol=1e-4, atol=1e-5)

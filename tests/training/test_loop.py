@@ -1,0 +1,64 @@
+"""Training loop: run directory contents, resume after a crash, bad checkpoints."""
+
+import csv
+import json
+
+import pytest
+import torch
+
+import devbench.training.loop as loop
+from devbench.errors import DevbenchError
+from devbench.training import TrainConfig, train
+
+from .conftest import tiny_wrn
+
+CFG = TrainConfig(epochs=2, batch_size=64, lr=0.05, train_subset=256)
+
+
+def test_run_dir_has_spec_weights_metrics_history(tiny_run):
+    names = {p.name for p in tiny_run.iterdir()}
+    assert {"spec.json", "weights.pt", "metrics.json", "history.csv"} <= names
+    assert "checkpoint.pt" not in names and not tiny_run.with_name("tiny.partial").exists()
+    m = json.loads((tiny_run / "metrics.json").read_text())
+    assert m["params"] > 0 and m["macs"] > 0 and 0 <= m["test_error"] <= 1
+    rows = list(csv.DictReader(open(tiny_run / "history.csv")))
+    assert [r["epoch"] for r in rows] == ["1", "2"]
+
+
+def test_resume_continues_where_it_stopped(synthetic, tmp_path, monkeypatch):
+    straight = train(tiny_wrn(), synthetic, tmp_path / "a", CFG, progress=False)
+
+    real = loop._write_history
+
+    def crash_in_epoch_2(work, history):
+        real(work, history)
+        if len(history) == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(loop, "_write_history", crash_in_epoch_2)
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_wrn(), synthetic, tmp_path / "b", CFG, progress=False)
+    monkeypatch.setattr(loop, "_write_history", real)
+    assert not (tmp_path / "b").exists() and (tmp_path / "b.partial" / "checkpoint.pt").exists()
+
+    resumed = train(tiny_wrn(), synthetic, tmp_path / "b", CFG, resume=True, progress=False)
+    a = torch.load(straight / "weights.pt")
+    b = torch.load(resumed / "weights.pt")
+    for k in a:
+        torch.testing.assert_close(a[k], b[k])
+    assert len(list(csv.DictReader(open(resumed / "history.csv")))) == 2
+
+
+def test_checkpoint_of_another_spec_is_refused(synthetic, tmp_path, monkeypatch):
+    monkeypatch.setattr(loop, "_write_history", lambda work, history: (_ for _ in ()).throw(KeyboardInterrupt))
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_wrn(), synthetic, tmp_path / "c", CFG, progress=False)
+    monkeypatch.undo()
+    other = tiny_wrn().with_flat_widths([2, 2, 2, 2, 2, 2], name="other")
+    with pytest.raises(DevbenchError, match="checkpoint of another spec"):
+        train(other, synthetic, tmp_path / "c", CFG, resume=True, progress=False)
+
+
+def test_finished_run_is_not_overwritten(synthetic, tiny_run):
+    with pytest.raises(DevbenchError, match="already exists"):
+        train(tiny_wrn(), synthetic, tiny_run, CFG, progress=False)
