@@ -34,6 +34,9 @@ from devbench.stats import summarize
 from devbench.targets import Target, get_target
 from devbench.transports import BoardJob, open_transport
 
+#: the backend name that means "every backend the target offers; tell me the fastest"
+BEST = "best"
+
 
 @dataclass(frozen=True)
 class MeasureSettings:
@@ -98,16 +101,21 @@ def load_model(name: str, seed: int = 0) -> LoadedModel:
 
 
 def make_jobs(models: list[str], targets: list[Target], backends: list[str], settings: MeasureSettings) -> list[Job]:
-    """The models x targets x backends matrix; a backend a target does not offer is an error."""
-    for b in backends:
-        if b not in BACKENDS:
-            raise DevbenchError(f"unknown backend {b!r}; known backends: {', '.join(BACKENDS)}")
+    """The models x targets x backends matrix. ``best`` stands for every backend a target offers;
+    a backend a target does not offer is an error."""
+    per_target = {}
     for t in targets:
-        missing = [b for b in backends if b not in t.backends]
+        wanted = list(t.backends) if backends == [BEST] else backends
+        for b in wanted:
+            if b not in BACKENDS:
+                known = ", ".join([*BACKENDS, BEST])
+                raise DevbenchError(f"unknown backend {b!r}; known backends: {known}")
+        missing = [b for b in wanted if b not in t.backends]
         if missing:
             raise DevbenchError(f"target {t.name} offers backends {', '.join(t.backends)}, not {', '.join(missing)}")
+        per_target[t.name] = wanted
     loaded = [load_model(m, settings.seed) for m in models]
-    return [Job(m, t, b, settings) for t in targets for m in loaded for b in backends]
+    return [Job(m, t, b, settings) for t in targets for m in loaded for b in per_target[t.name]]
 
 
 def example_batch(spec: ArchSpec, batch: int, seed: int) -> np.ndarray:

@@ -75,3 +75,26 @@ def render(rows: Sequence[ResultRow], fmt: str = "markdown", full: bool = False)
     if fmt == "json" and full:
         return json.dumps([asdict(r) for r in rows], indent=2, default=str)
     return render_records(table_rows(rows), fmt)
+
+
+def fastest(rows: Sequence[ResultRow]) -> list[dict[str, Any]]:
+    """Per (model, target): the backend with the lowest median among checked rows, and its lead
+    over the runner-up, so ``--backend best`` answers "which stack do I ship"."""
+    groups: dict[tuple[str, str], list[ResultRow]] = {}
+    for r in rows:
+        if r.status == "ok" and r.median_ms is not None:
+            groups.setdefault((r.model, r.target), []).append(r)
+    out = []
+    for (model, target), items in groups.items():
+        items.sort(key=lambda r: r.median_ms)
+        best = items[0]
+        runner_up = items[1] if len(items) > 1 else None
+        out.append({
+            "model": model,
+            "target": target,
+            "fastest": best.backend + (" (tuned)" if best.tuned else ""),
+            "median_ms": best.median_ms,
+            "runner_up": runner_up.backend if runner_up else "",
+            "speedup_vs_runner_up": round(runner_up.median_ms / best.median_ms, 2) if runner_up else None,
+        })
+    return out

@@ -35,10 +35,11 @@ VERBS = {
 
 
 class OneLineParser(argparse.ArgumentParser):
-    """argparse, but a bad argument is one line (``devbench: error: ...``) and exit code 2."""
+    """argparse, but a bad argument is one line (``devbench: error: ...``, as for every other user
+    mistake, whatever the verb) and exit code 2."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        self.exit(2, f"devbench: error: {message} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,7 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     for verb, module_name in VERBS.items():
         module = importlib.import_module(f"devbench.cli.{module_name}")
-        p = sub.add_parser(verb, help=module.HELP, description=module.HELP)
+        # argparse %-formats help strings: a literal % (as in "95% CI") must be doubled
+        p = sub.add_parser(verb, help=module.HELP.replace("%", "%%"), description=module.HELP)
         module.add_arguments(p)
         p.set_defaults(_module=module)
     return parser

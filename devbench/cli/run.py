@@ -8,7 +8,7 @@ import sys
 from devbench.bench import MeasureSettings, run_matrix
 from devbench.check import DEFAULT_ATOL
 from devbench.cli import add_db_argument, add_format_argument, add_target_arguments, csv_list, open_store, positive_int
-from devbench.report import render
+from devbench.report import fastest, render, render_records
 
 HELP = "benchmark models on targets and backends; outputs are checked against PyTorch"
 
@@ -18,8 +18,9 @@ def add_measure_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch", type=positive_int, default=1)
     p.add_argument("--warmup", type=positive_int, default=10, help="untimed runs before timing")
     p.add_argument("--repeats", type=positive_int, default=50, help="timed runs (samples)")
-    p.add_argument("--min-time", type=float, default=0.0, metavar="S",
-                   help="keep sampling until at least S seconds were timed")
+    p.add_argument("--min-time", type=float, default=1.0, metavar="S",
+                   help="keep sampling until at least S seconds were timed (default 1; fast networks get "
+                        "more samples, as TFLite's benchmark_model does)")
     p.add_argument("--no-check", action="store_true", help="do not fail on outputs that differ from PyTorch")
     p.add_argument("--atol", type=float, default=DEFAULT_ATOL, help="tolerance of the output check")
     p.add_argument("--trust-new-host", action="store_true",
@@ -33,7 +34,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", type=csv_list, required=True, help="model name(s) or spec file(s), comma-separated")
     add_target_arguments(p, multiple=True)
     p.add_argument("--backend", type=csv_list, default=["tvm", "onnxruntime", "torch"],
-                   help="backend(s), comma-separated (default: tvm,onnxruntime,torch)")
+                   help="backend(s), comma-separated (default: tvm,onnxruntime,torch); "
+                        "'best' measures every backend the target offers and names the fastest")
     add_measure_arguments(p)
 
 
@@ -51,6 +53,8 @@ def run_and_print(args: argparse.Namespace, models: list[str], targets: list[str
     finally:
         store.close()
     print(render(rows, args.format))
+    if len({r.backend for r in rows}) > 1 and args.format == "markdown":
+        print("\nFastest backend per model and target:\n" + render_records(fastest(rows), args.format))
     failed = [r for r in rows if r.status != "ok"]
     for r in failed:
         why = r.error or f"output differs from PyTorch (max abs err {r.max_abs_err:.3g} > {args.atol})"

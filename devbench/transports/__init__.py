@@ -6,6 +6,7 @@ Each is imported only when a target needs it, so a local run never loads paramik
 from __future__ import annotations
 
 import importlib
+
 from devbench.errors import DevbenchError
 from devbench.targets import Target
 from devbench.transports.base import BoardJob, Transport

@@ -25,9 +25,8 @@ def test_run_dir_has_spec_weights_metrics_history(tiny_run):
     assert [r["epoch"] for r in rows] == ["1", "2"]
 
 
-def test_resume_continues_where_it_stopped(synthetic, tmp_path, monkeypatch):
-    straight = train(tiny_wrn(), synthetic, tmp_path / "a", CFG, progress=False)
-
+def _interrupt_in_epoch_2(synthetic, out, monkeypatch):
+    """Run until the end of epoch 2 and die there, after epoch 1's checkpoint (as a killed job would)."""
     real = loop._write_history
 
     def crash_in_epoch_2(work, history):
@@ -37,9 +36,14 @@ def test_resume_continues_where_it_stopped(synthetic, tmp_path, monkeypatch):
 
     monkeypatch.setattr(loop, "_write_history", crash_in_epoch_2)
     with pytest.raises(KeyboardInterrupt):
-        train(tiny_wrn(), synthetic, tmp_path / "b", CFG, progress=False)
+        train(tiny_wrn(), synthetic, out, CFG, progress=False)
     monkeypatch.setattr(loop, "_write_history", real)
-    assert not (tmp_path / "b").exists() and (tmp_path / "b.partial" / "checkpoint.pt").exists()
+    assert not out.exists() and (out.with_name(out.name + ".partial") / "checkpoint.pt").exists()
+
+
+def test_resume_continues_where_it_stopped(synthetic, tmp_path, monkeypatch):
+    straight = train(tiny_wrn(), synthetic, tmp_path / "a", CFG, progress=False)
+    _interrupt_in_epoch_2(synthetic, tmp_path / "b", monkeypatch)
 
     resumed = train(tiny_wrn(), synthetic, tmp_path / "b", CFG, resume=True, progress=False)
     a = torch.load(straight / "weights.pt")
@@ -50,10 +54,7 @@ def test_resume_continues_where_it_stopped(synthetic, tmp_path, monkeypatch):
 
 
 def test_checkpoint_of_another_spec_is_refused(synthetic, tmp_path, monkeypatch):
-    monkeypatch.setattr(loop, "_write_history", lambda work, history: (_ for _ in ()).throw(KeyboardInterrupt))
-    with pytest.raises(KeyboardInterrupt):
-        train(tiny_wrn(), synthetic, tmp_path / "c", CFG, progress=False)
-    monkeypatch.undo()
+    _interrupt_in_epoch_2(synthetic, tmp_path / "c", monkeypatch)
     other = tiny_wrn().with_flat_widths([2, 2, 2, 2, 2, 2], name="other")
     with pytest.raises(DevbenchError, match="checkpoint of another spec"):
         train(other, synthetic, tmp_path / "c", CFG, resume=True, progress=False)

@@ -1,0 +1,42 @@
+"""Every built-in board target is a target TVM 0.27 accepts, with the CPU and GPU the board has."""
+
+from __future__ import annotations
+
+import pytest
+from tvm.target import Target as TVMTarget
+from tvm.target import codegen
+
+from devbench.targets import all_targets
+
+BOARDS = {  # name -> (TVM kind, CUDA arch, CPU mcpu of the code that runs on the ARM/x86 cores)
+    "emulated-pi": ("llvm", None, "cortex-a72"),
+    "pi3": ("llvm", None, "cortex-a53"),
+    "pi4": ("llvm", None, "cortex-a72"),
+    "pi5": ("llvm", None, "cortex-a76"),
+    "jetson-nano": ("cuda", "sm_53", "cortex-a57"),
+    "jetson-xavier-nx": ("cuda", "sm_72", "carmel"),
+    "jetson-agx-xavier": ("cuda", "sm_72", "carmel"),
+    "jetson-orin-nano": ("cuda", "sm_87", "cortex-a78ae"),
+    "aarch64-ssh": ("llvm", None, None),
+    "x86_64-ssh": ("llvm", None, None),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BOARDS))
+def test_board_target_builds_in_tvm(name: str) -> None:
+    target = all_targets()[name]
+    kind, arch, mcpu = BOARDS[name]
+    tvm_target = TVMTarget(target.tvm_target_dict())
+    assert tvm_target.kind.name == kind
+    cpu = tvm_target.host if kind == "cuda" else tvm_target
+    exported = cpu.export()
+    assert exported.get("mcpu") == mcpu
+    if mcpu is not None:  # an mcpu LLVM does not know only warns and silently means "generic"
+        assert mcpu in codegen.llvm_get_cpu_archlist(cpu)
+    if kind == "cuda":
+        assert tvm_target.export()["arch"] == arch
+        assert target.extra.get("device") == "cuda"
+    assert target.transport == "ssh" and target.ssh is not None
+    if exported["mtriple"].startswith("aarch64"):
+        assert target.cross_compiler == "aarch64-linux-gnu-g++"
+        assert exported.get("feature.is_aarch64") is True
