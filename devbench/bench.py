@@ -17,7 +17,7 @@ import threading
 from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -43,13 +43,27 @@ class MeasureSettings:
     """How to measure: the same for every backend of a run, so rows compare."""
 
     batch: int = 1
-    warmup: int = 10
-    repeats: int = 50
-    min_time_s: float = 0.0
+    #: None: the target's [measure] default, else the global one (DEFAULT_MEASURE)
+    warmup: int | None = None
+    repeats: int | None = None
+    min_time_s: float | None = None
     check: bool = True
     atol: float = DEFAULT_ATOL
     timeout_s: float = 600.0
     seed: int = 0
+
+
+#: used where neither the command line nor the target's [measure] table says otherwise
+DEFAULT_MEASURE = {"warmup": 10, "repeats": 50, "min_time_s": 1.0}
+
+
+def settings_for(target: Target, settings: MeasureSettings) -> MeasureSettings:
+    """Fill the unset measurement counts from the target (an emulated or slow board asks for few
+    repeats), then from the defaults."""
+    filled = {k: v if (v := getattr(settings, k)) is not None else target.measure.get(k, default)
+              for k, default in DEFAULT_MEASURE.items()}
+    return replace(settings, warmup=int(filled["warmup"]), repeats=int(filled["repeats"]),
+                   min_time_s=float(filled["min_time_s"]))
 
 
 @dataclass(frozen=True)
@@ -115,7 +129,7 @@ def make_jobs(models: list[str], targets: list[Target], backends: list[str], set
             raise DevbenchError(f"target {t.name} offers backends {', '.join(t.backends)}, not {', '.join(missing)}")
         per_target[t.name] = wanted
     loaded = [load_model(m, settings.seed) for m in models]
-    return [Job(m, t, b, settings) for t in targets for m in loaded for b in per_target[t.name]]
+    return [Job(m, t, b, settings_for(t, settings)) for t in targets for m in loaded for b in per_target[t.name]]
 
 
 def example_batch(spec: ArchSpec, batch: int, seed: int) -> np.ndarray:
@@ -151,7 +165,7 @@ def measure_job(job: Job, artifact: Artifact, transport) -> ResultRow:
         np.save(Path(tmp) / "input.npy", x)
         name = artifact.path.name
         args = ["--backend", job.backend, "--artifact", name, "--input", "input.npy",
-                "--threads", str(job.target.threads), "--device", str(job.target.extra.get("device", "cpu")),
+                "--threads", str(job.target.threads), "--device", job.target.device,
                 "--warmup", str(s.warmup), "--repeats", str(s.repeats), "--min-time-s", str(s.min_time_s),
                 "--out", "result.json"]
         board_job = BoardJob(files={name: artifact.path, "input.npy": Path(tmp) / "input.npy"}, args=args,

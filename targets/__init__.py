@@ -17,6 +17,7 @@ from devbench.errors import DevbenchError
 
 BUILTIN_DIR = Path(__file__).resolve().parent
 TRANSPORTS = ("local", "ssh", "rpc")
+MEASURE_KEYS = ("warmup", "repeats", "min_time_s")
 # LLVM reports the host CPU by name (e.g. znver5, rocketlake). Under a hypervisor the name can
 # promise AVX-512 that the guest does not expose; such a name is only used when the kernel's flags
 # confirm AVX-512, else devbench falls back to the generic target (slower code, never a crash).
@@ -65,10 +66,13 @@ class Target:
     tvm_host: dict[str, Any] | None = None
     cross_compiler: str | None = None
     emulated: bool = False
+    #: where the network runs on the board: "cpu", or "cuda" on a Jetson (the runner's --device)
+    device: str = "cpu"
     ssh: SSHConfig | None = None
     rpc: RPCConfig | None = None
+    #: this board's measurement defaults (warmup, repeats, min_time_s); the command line wins
+    measure: dict[str, float] = field(default_factory=dict, compare=False, hash=False)
     source: str = ""
-    extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     @property
     def is_remote(self) -> bool:
@@ -160,24 +164,37 @@ def target_from_dict(d: dict[str, Any], source: str) -> Target:
             rpc = RPCConfig(**r)
         except TypeError as e:
             raise DevbenchError(f"{source}: [rpc]: {e}") from None
+    measure = dict(d.pop("measure", {}))
+    unknown = set(measure) - set(MEASURE_KEYS)
+    if unknown:
+        raise DevbenchError(f"{source}: [measure] knows {', '.join(MEASURE_KEYS)}, not {', '.join(sorted(unknown))}")
+    if any(isinstance(v, bool) or not isinstance(v, int | float) or v < 0 for v in measure.values()):
+        raise DevbenchError(f"{source}: [measure] values must be non-negative numbers")
     if transport == "ssh" and ssh is None:
         raise DevbenchError(f"{source}: transport 'ssh' needs an [ssh] table")
     if transport == "rpc" and rpc is None:
         raise DevbenchError(f"{source}: transport 'rpc' needs an [rpc] table")
+    fields = {
+        "description": str(d.pop("description", "")),
+        "tvm_host": tvm.pop("host", None),
+        "cross_compiler": tvm.pop("cross_compiler", None) or None,
+        "backends": tuple(d.pop("backends", ("tvm", "onnxruntime", "torch"))),
+        "emulated": bool(d.pop("emulated", False)),
+        "device": str(d.pop("device", "cpu")),
+    }
+    if d or tvm:  # a typo such as `thread = 4` must not be silently ignored
+        unknown = ", ".join(sorted(d) + [f"tvm.{k}" for k in sorted(tvm)])
+        raise DevbenchError(f"{source}: unknown field(s) {unknown} (see targets/README.md)")
     return Target(
         name=name,
-        description=d.pop("description", ""),
         transport=transport,
         tvm_target=tvm_target,
-        tvm_host=tvm.pop("host", None),
-        cross_compiler=tvm.pop("cross_compiler", None) or None,
         threads=threads or (os.cpu_count() or 1) if transport == "local" else threads,
-        backends=tuple(d.pop("backends", ("tvm", "onnxruntime", "torch"))),
-        emulated=bool(d.pop("emulated", False)),
+        **fields,
         ssh=ssh,
         rpc=rpc,
+        measure=measure,
         source=source,
-        extra=d,
     )
 
 

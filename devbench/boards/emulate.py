@@ -2,7 +2,7 @@
 
 Everything lives in ``{cache}/boards/emulated-pi`` (see :mod:`devbench.boards.paths`)::
 
-    rootfs/          aarch64 Debian python3.11 + numpy + TVM runtime (built once, ~10 s warm, ~1 min cold)
+    rootfs/          aarch64 Debian python3.11 + numpy + TVM runtime (~420 MB; built once, ~35 s cold)
     bin/python3      the board's python: qemu-aarch64-static -L rootfs rootfs/usr/bin/python3.11
     ssh/             sshd config, host key, client key, pid file, log
     known_hosts      the host key of 127.0.0.1:PORT, which the ``emulated-pi`` target trusts

@@ -77,7 +77,7 @@ def _run(cmd: list[str], what: str, cwd: Path | None = None) -> None:
 def _need(tool: str, package: str) -> str:
     path = shutil.which(tool)
     if path is None:
-        raise DevbenchError(f"{tool} not found; install it with: apt-get install {package} (scripts/setup_boards.sh)")
+        raise DevbenchError(f"{tool} not found; run scripts/setup.sh (or apt-get install {package})")
     return path
 
 

@@ -22,6 +22,7 @@ VERBS = {
     "models": "models",
     "targets": "targets",
     "compile": "compile",
+    "tune": "tune",
     "run": "run",
     "report": "report",
     "plot": "plot",
@@ -43,7 +44,10 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = OneLineParser(prog="devbench", description=__doc__.splitlines()[0])
+    parser = OneLineParser(
+        prog="devbench",
+        description="Is a pruned network really faster than one built smaller? Measure it on your boards.",
+    )
     parser.add_argument("--version", action="version", version=f"devbench {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
     sub = parser.add_subparsers(dest="verb", metavar="VERB", parser_class=OneLineParser)
@@ -80,6 +84,17 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer") from None
     if value <= 0:
         raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    """argparse type for durations and tolerances."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a non-negative number")
     return value
 
 

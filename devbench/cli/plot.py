@@ -6,7 +6,6 @@ import argparse
 from pathlib import Path
 
 from devbench.cli import add_db_argument, csv_list, open_store
-from devbench.plots import plot_latency
 
 HELP = "plot median latency (95% CI) against params or MACs into a PNG"
 
@@ -21,6 +20,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from devbench.plots import plot_latency  # matplotlib: half a second, paid only by this verb
+
     store = open_store(args)
     try:
         rows = store.rows(args.model, args.target, args.backend)

@@ -7,7 +7,15 @@ import sys
 
 from devbench.bench import MeasureSettings, run_matrix
 from devbench.check import DEFAULT_ATOL
-from devbench.cli import add_db_argument, add_format_argument, add_target_arguments, csv_list, open_store, positive_int
+from devbench.cli import (
+    add_db_argument,
+    add_format_argument,
+    add_target_arguments,
+    csv_list,
+    non_negative_float,
+    open_store,
+    positive_int,
+)
 from devbench.report import fastest, render, render_records
 
 HELP = "benchmark models on targets and backends; outputs are checked against PyTorch"
@@ -16,13 +24,13 @@ HELP = "benchmark models on targets and backends; outputs are checked against Py
 def add_measure_arguments(p: argparse.ArgumentParser) -> None:
     """Measurement options, shared with `devbench demo`."""
     p.add_argument("--batch", type=positive_int, default=1)
-    p.add_argument("--warmup", type=positive_int, default=10, help="untimed runs before timing")
-    p.add_argument("--repeats", type=positive_int, default=50, help="timed runs (samples)")
-    p.add_argument("--min-time", type=float, default=1.0, metavar="S",
-                   help="keep sampling until at least S seconds were timed (default 1; fast networks get "
-                        "more samples, as TFLite's benchmark_model does)")
+    p.add_argument("--warmup", type=positive_int, help="untimed runs before timing (default: the target's, or 10)")
+    p.add_argument("--repeats", type=positive_int, help="timed runs, at least (default: the target's, or 50)")
+    p.add_argument("--min-time", type=non_negative_float, metavar="S",
+                   help="keep sampling until at least S seconds were timed (default: the target's, or 1; "
+                        "fast networks get more samples, as TFLite's benchmark_model does)")
     p.add_argument("--no-check", action="store_true", help="do not fail on outputs that differ from PyTorch")
-    p.add_argument("--atol", type=float, default=DEFAULT_ATOL, help="tolerance of the output check")
+    p.add_argument("--atol", type=non_negative_float, default=DEFAULT_ATOL, help="tolerance of the output check")
     p.add_argument("--trust-new-host", action="store_true",
                    help="accept and remember the host key of an SSH board seen for the first time")
     p.add_argument("--resume", action="store_true", help="skip jobs already measured in the database")

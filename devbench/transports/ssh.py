@@ -44,6 +44,10 @@ class ConnectionLost(Exception):
     """The SSH connection broke; the job may be retried on a fresh one."""
 
 
+class RunTimeout(Exception):
+    """A remote command ran past its time (not an OSError, so never mistaken for a dropped link)."""
+
+
 @dataclass(frozen=True)
 class Endpoint:
     """Where to connect after ``~/.ssh/config`` has been applied; ``label`` names it in messages."""
@@ -206,7 +210,7 @@ class SSHTransport:
                     raise ConnectionLost("the connection dropped during the command")
                 if time.monotonic() > deadline:
                     chan.close()
-                    raise TimeoutError
+                    raise RunTimeout
                 time.sleep(0.02)
             status = chan.recv_exit_status()
             chan.close()
@@ -262,7 +266,7 @@ class SSHTransport:
                 )
                 try:
                     status, out, err = self._exec(cmd, timeout_s)
-                except TimeoutError:
+                except RunTimeout:
                     self._exec(f"kill -9 \"$(cat {quoted_dir}/.pid)\"", self.ssh.connect_timeout_s * 3)
                     raise DevbenchError(
                         f"board {self.endpoint.label} did not finish within {timeout_s:.0f} s"
@@ -289,7 +293,7 @@ class SSHTransport:
             return
         try:
             self._exec(f"rm -rf -- {shlex.quote(run_dir)}", self.ssh.connect_timeout_s * 3)
-        except (ConnectionLost, TimeoutError):
+        except (ConnectionLost, RunTimeout):
             pass
 
     def run(self, job: BoardJob) -> dict[str, Any]:

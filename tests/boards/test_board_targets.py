@@ -35,8 +35,20 @@ def test_board_target_builds_in_tvm(name: str) -> None:
         assert mcpu in codegen.llvm_get_cpu_archlist(cpu)
     if kind == "cuda":
         assert tvm_target.export()["arch"] == arch
-        assert target.extra.get("device") == "cuda"
+        assert target.device == "cuda"
     assert target.transport == "ssh" and target.ssh is not None
     if exported["mtriple"].startswith("aarch64"):
         assert target.cross_compiler == "aarch64-linux-gnu-g++"
         assert exported.get("feature.is_aarch64") is True
+
+
+def test_board_cli_status_and_port_checks(tmp_path, monkeypatch) -> None:
+    from devbench.boards.sshd import LoopbackSSHD
+    from devbench.errors import DevbenchError
+    from tests.conftest import run_cli
+
+    result = run_cli("board", "emulate", "--status", env={"DEVBENCH_CACHE_DIR": str(tmp_path)})
+    assert result.returncode == 1 and "emulated-pi: not running" in result.stdout
+    for port in (22, 80):
+        with pytest.raises(DevbenchError, match="never 22"):
+            LoopbackSSHD(tmp_path, port)

@@ -1,7 +1,7 @@
 """The emulated aarch64 board for real: qemu-user Python behind sshd, a cross-compiled network on it.
 
-The root filesystem is built once into devbench's real cache (about 10 s with warm apt/pip caches,
-about a minute cold) and shared; everything else (sshd, keys, wrapper, target file) lives in a
+The root filesystem is built once into devbench's real cache (about 35 s cold, 6 s with warm apt/pip caches,
+0 s when current) and shared; everything else (sshd, keys, wrapper, target file) lives in a
 temporary cache dir with a free port, so the test never touches a board the user is running.
 """
 
@@ -30,7 +30,7 @@ pytestmark = [
     pytest.mark.skipif(
         not (shutil.which("qemu-aarch64-static") and shutil.which("aarch64-linux-gnu-g++")
              and (shutil.which("sshd") or os.path.exists("/usr/sbin/sshd"))),
-        reason="needs scripts/setup_boards.sh (openssh-server, qemu-user-static, g++-aarch64-linux-gnu)",
+        reason="needs scripts/setup.sh (openssh-server, qemu-user-static, g++-aarch64-linux-gnu)",
     ),
 ]
 

@@ -52,8 +52,8 @@ def test_family_and_reduce_cli_write_trainable_specs(tmp_path, capsys):
     src = PRUNED.save(tmp_path / "pruned_x.json")
     base = wrn_spec(16, 2, input_shape=(1, 28, 28)).save(tmp_path / "base.json")
     assert main(["family", "--from", str(src), "--budgets", "0.3M,600k", "--out", str(tmp_path / "fam")]) == 0
-    members = sorted((tmp_path / "fam").glob("*.json"))
-    assert [abs(count_params(ArchSpec.load(p)) - b) <= 0.02 * b for p, b in zip(members, [300000, 600000])] == [1, 1]
+    sizes = sorted(count_params(ArchSpec.load(p)) for p in (tmp_path / "fam").glob("*.json"))
+    assert len(sizes) == 2 and abs(sizes[0] - 300000) <= 6000 and abs(sizes[1] - 600000) <= 12000
     out = tmp_path / "red.json"
     assert main(["reduce", "--like", str(src), "--base", str(base), "--by", "width", "--out", str(out)]) == 0
     assert abs(count_params(ArchSpec.load(out)) - count_params(PRUNED)) <= 0.05 * count_params(PRUNED)

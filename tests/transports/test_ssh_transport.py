@@ -191,6 +191,13 @@ def test_sshd_killed_mid_run_is_a_clear_error(tmp_path: Path, model: tuple[Path,
                 p.kill()
 
 
+def test_run_past_its_timeout_is_stopped(board: Target, model: tuple[Path, Path], tmp_path: Path) -> None:
+    job = measure_job("tiny.onnx", *model, min_time_s="30")
+    with SSHTransport(board) as t, pytest.raises(DevbenchError, match="did not finish within 2 s"):
+        t.run(BoardJob(job.files, job.args, timeout_s=2))
+    assert list((tmp_path / "work").iterdir()) == []  # killed and cleaned up, not left running
+
+
 def test_ssh_config_alias_is_honoured(tmp_path: Path) -> None:
     config = tmp_path / "config"
     config.write_text("Host mypi\n  HostName 10.1.2.3\n  Port 2200\n  User alice\n")

@@ -1,0 +1,33 @@
+"""devbench tune: MetaSchedule-tune a network's kernels into the target's shared tuning database."""
+
+from __future__ import annotations
+
+import argparse
+
+from devbench.cli import add_target_arguments, positive_int
+
+HELP = "tune a network's TVM kernels for a target (reused by every later compile and run)"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", required=True, help="registered name or spec JSON file")
+    add_target_arguments(p)
+    p.add_argument("--trials", type=positive_int, default=2000, help="measured candidates in all (default 2000)")
+    p.add_argument("--time-budget", type=float, metavar="MIN", help="stop after this many minutes")
+    p.add_argument("--trials-per-task", type=positive_int, help="cap per kernel (default: trials / new kernels)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from devbench.models import resolve
+    from devbench.targets import get_target
+    from devbench.tuning import tune
+
+    spec, _ = resolve(args.model)  # kernels depend on shapes only, not on weight values
+    target = get_target(args.target, args.targets_file, threads=args.threads)
+    report = tune(spec, target, args.trials, time_budget_min=args.time_budget,
+                  max_trials_per_task=args.trials_per_task)
+    stop = " (time budget reached)" if report.stopped_early else ""
+    print(f"tuned {args.model} for {target.name}: {report.tasks} kernels, {report.reused} reused from the database, "
+          f"{report.tuned} tuned with {report.trials} trials in {report.wall_s:.0f} s{stop}; "
+          f"database {report.database}")
+    return 0
