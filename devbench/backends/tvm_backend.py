@@ -207,7 +207,7 @@ def export_library(exe: Any, path: Path, target: Target) -> None:
     if not target.cross_compiler:
         exe.export_library(str(path))
         return
-    from tvm.contrib import cc
+    from tvm.support import cc
 
     try:
         exe.export_library(str(path), fcompile=cc.cross_compiler(target.cross_compiler))

@@ -1,4 +1,5 @@
-"""The emulated aarch64 board for real: qemu-user Python behind sshd, a cross-compiled network on it.
+"""The emulated aarch64 board for real: qemu-user Python behind sshd, a cross-compiled network on it,
+measured in one matrix with this machine.
 
 The root filesystem is built once into devbench's real cache (about 35 s cold, 6 s with warm apt/pip caches,
 0 s when current) and shared; everything else (sshd, keys, wrapper, target file) lives in a
@@ -11,19 +12,17 @@ import os
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pytest
-import torch
 
+from devbench.bench import MeasureSettings, run_matrix
 from devbench.boards import emulate
 from devbench.boards.rootfs import build_rootfs
 from devbench.boards.sshd import free_port, port_open
 from devbench.doctor import doctor
 from devbench.errors import DevbenchError
 from devbench.paths import cache_dir
+from devbench.results import ResultStore
 from devbench.targets import get_target
-from devbench.transports.base import BoardJob
-from devbench.transports.ssh import SSHTransport
 
 pytestmark = [
     pytest.mark.slow,
@@ -33,28 +32,6 @@ pytestmark = [
         reason="needs scripts/setup.sh (openssh-server, qemu-user-static, g++-aarch64-linux-gnu)",
     ),
 ]
-
-
-class TinyResNet(torch.nn.Module):
-    """conv-bn-relu, a residual conv, global pooling, a classifier: resnet's pieces, in miniature."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.c1, self.b1 = torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.BatchNorm2d(8)
-        self.c2, self.fc = torch.nn.Conv2d(8, 8, 3, padding=1), torch.nn.Linear(8, 10)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = torch.relu(self.b1(self.c1(x)))
-        return self.fc(torch.relu(self.c2(y) + y).mean((2, 3)))
-
-
-def cross_compile(model: torch.nn.Module, x: torch.Tensor, target_dict: dict, path: Path) -> None:
-    import tvm
-    from tvm.relax.frontend.torch import from_exported_program
-
-    mod = from_exported_program(torch.export.export(model, (x,)), keep_params_as_input=False)
-    executable = tvm.compile(mod, target=tvm.target.Target(target_dict))
-    executable.export_library(str(path), cc="aarch64-linux-gnu-g++")
 
 
 @pytest.fixture(scope="module")
@@ -88,20 +65,17 @@ def test_emulated_board_runs_a_cross_compiled_network(board: emulate.BoardStatus
     assert diagnosis.probe["environment"]["qemu"] is True
     assert diagnosis.ok, diagnosis.lines()  # tvm present, at the host's version
 
-    torch.manual_seed(0)
-    model, x = TinyResNet().eval(), torch.randn(1, 3, 32, 32)
-    cross_compile(model, x, target.tvm_target_dict(), tmp_path / "net.so")
-    np.save(tmp_path / "input.npy", x.numpy())
-    job = BoardJob(
-        files={"net.so": tmp_path / "net.so", "input.npy": tmp_path / "input.npy"},
-        args=["--backend", "tvm", "--artifact", "net.so", "--input", "input.npy", "--threads", "1",
-              "--warmup", "1", "--repeats", "3", "--out", "result.json"],
-    )
-    with SSHTransport(target) as t:
-        result = t.run(job)
-    assert "error" not in result, result
-    assert result["environment"]["machine"] == "aarch64"
-    np.testing.assert_allclose(np.array(result["output"]), model(x).detach().numpy(), atol=1e-4)
+    # The farm path as a user runs it: one matrix, the emulated board and this machine in parallel,
+    # each cross-/compiled by the TVM backend, each output checked against PyTorch.
+    store = ResultStore(tmp_path / "r.sqlite")
+    rows = run_matrix(["resnet8"], [emulate.NAME, "local"], ["tvm"], MeasureSettings(), store, progress=False)
+    by_target = {r.target: r for r in rows}
+    emulated = by_target[emulate.NAME]
+    assert emulated.status == "ok" and emulated.output_check == "pass", emulated.error
+    assert emulated.emulated and emulated.environment["machine"] == "aarch64"
+    assert emulated.n_samples == 3  # the target's [measure] defaults: emulated runs are slow
+    assert by_target["local"].status == "ok" and not by_target["local"].emulated
+    assert len(store.rows()) == 2
 
     assert emulate.stop() and not port_open(board.port)
     assert not emulate.status().running

@@ -26,6 +26,8 @@ pytestmark = pytest.mark.slow
 
 MODEL = "resnet8"
 BACKENDS = ("tvm", "onnxruntime", "torch")
+#: exactly five samples per row (no minimum sampling time): the test is about the flow, not the figure
+RUN = ["run", "--model", MODEL, "--backend", ",".join(BACKENDS), "--repeats", "5", "--warmup", "2", "--min-time", "0"]
 
 
 @dataclass
@@ -57,8 +59,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, shared_cache: Path) -> Stack
     db = tmp / "results.sqlite"
     env = {"DEVBENCH_DB": str(db), "DEVBENCH_CACHE_DIR": str(shared_cache)}
     compiled = run_cli("compile", "--model", MODEL, "--backend", ",".join(BACKENDS), env=env)
-    ran = run_cli("run", "--model", MODEL, "--backend", ",".join(BACKENDS), "--repeats", "5", "--warmup", "2",
-                  "--format", "json", env=env)
+    ran = run_cli(*RUN, "--format", "json", env=env)
     return Stack(env, db, shared_cache, compiled, ran)
 
 
@@ -107,8 +108,7 @@ def test_plot_writes_a_png(stack: Stack, tmp_path: Path) -> None:
 
 def test_resume_measures_nothing_already_stored(stack: Stack) -> None:
     before = [(r.job_id, r.created) for r in stack.stored()]
-    proc = run_cli("run", "--model", MODEL, "--backend", ",".join(BACKENDS), "--repeats", "5", "--warmup", "2",
-                   "--resume", "--format", "csv", env=stack.env)
+    proc = run_cli(*RUN, "--resume", "--format", "csv", env=stack.env)
     assert proc.returncode == 0, proc.stderr
     assert [(r.job_id, r.created) for r in stack.stored()] == before
     assert len(list(csv.DictReader(io.StringIO(proc.stdout)))) == 0  # nothing measured, nothing printed
@@ -117,7 +117,8 @@ def test_resume_measures_nothing_already_stored(stack: Stack) -> None:
 def test_output_check_failure_exits_1_and_keeps_the_row(stack: Stack, tmp_path: Path) -> None:
     """ONNX Runtime's fused kernels round differently from PyTorch: a zero tolerance must fail."""
     env = {**stack.env, "DEVBENCH_DB": str(tmp_path / "check.sqlite")}
-    common = ["run", "--model", MODEL, "--backend", "onnxruntime", "--repeats", "3", "--warmup", "1", "--atol", "0"]
+    common = ["run", "--model", MODEL, "--backend", "onnxruntime", "--repeats", "3", "--warmup", "1", "--min-time", "0",
+              "--atol", "0"]
     failed = run_cli(*common, "--format", "json", env=env)
     assert failed.returncode == 1, failed.stderr
     (row,) = json.loads(failed.stdout)
@@ -155,7 +156,7 @@ def test_unreachable_board_fails_only_its_own_jobs(shared_cache: Path, tmp_path:
         f'[ssh]\nhost = "127.0.0.1"\nport = {port}\nconnect_timeout_s = 2.0\n'
     )
     targets = [get_target("gone", [targets_file]), get_target("local")]
-    jobs = make_jobs([MODEL], targets, ["onnxruntime"], MeasureSettings(repeats=3, warmup=1))
+    jobs = make_jobs([MODEL], targets, ["onnxruntime"], MeasureSettings(repeats=3, warmup=1, min_time_s=0.0))
     store = ResultStore(tmp_path / "results.sqlite")
     try:
         returned = run_jobs(jobs, store, progress=False)

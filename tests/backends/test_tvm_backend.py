@@ -1,0 +1,105 @@
+"""The TVM backend on the real stack: compile, run through the board runner, compare with PyTorch."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from devbench.backends.base import CompileRequest
+from devbench.backends.tvm_backend import (
+    TVMBackend,
+    build,
+    export_library,
+    import_network,
+    optimize_graph,
+    prepare,
+    tvm_target,
+)
+from devbench.models import build_model, get_spec
+from devbench.targets import get_target
+
+RUNNER = Path(__file__).resolve().parents[2] / "devbench" / "board" / "runner.py"
+
+
+def conv_bn_net() -> nn.Module:
+    """conv -> BN -> ReLU -> conv -> BN, with BN statistics far from identity so folding matters."""
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1, bias=False), nn.BatchNorm2d(8), nn.ReLU(),
+                        nn.Conv2d(8, 8, 3, padding=1), nn.BatchNorm2d(8), nn.Flatten(), nn.Linear(8 * 8 * 8, 10))
+    for m in net.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean.uniform_(-1, 1)
+            m.running_var.uniform_(0.2, 3)
+            m.weight.data.uniform_(0.5, 2)
+            m.bias.data.uniform_(-1, 1)
+    return net.eval()
+
+
+@pytest.fixture(scope="module")
+def local():
+    return get_target("local", threads=2)
+
+
+def test_batchnorm_is_folded_and_outputs_stay_equal(local) -> None:
+    import tvm
+    from tvm import relax
+
+    net, x = conv_bn_net(), torch.randn(1, 3, 8, 8)
+    imported, frontend = import_network(net, x)
+    assert frontend == "torch.export"
+    assert "batch_norm" in imported.script()
+    folded = optimize_graph(imported)
+    assert "batch_norm" not in folded.script()
+
+    target = tvm_target(local)
+    exe, _ = build(prepare(net, x, target)[0], target, None)
+    vm = relax.VirtualMachine(exe, tvm.cpu())
+    out = vm["main"](tvm.runtime.tensor(x.numpy())).numpy()
+    with torch.no_grad():
+        ref = net(x).numpy()
+    assert np.abs(out - ref).max() < 1e-4
+
+
+@pytest.mark.slow
+def test_compiled_network_runs_in_board_runner_like_pytorch(tmp_path: Path, local) -> None:
+    spec = get_spec("wrn_10_1")
+    torch.manual_seed(0)
+    module = build_model(spec).eval()
+    meta = TVMBackend().compile(CompileRequest(spec, module, local), tmp_path)
+    assert meta["frontend"] == "torch.export" and meta["tuned"] is False
+    artifact = tmp_path / "model.so"
+
+    x = np.random.default_rng(0).standard_normal((1, *spec.input_shape)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    out_json = tmp_path / "r.json"
+    subprocess.run([sys.executable, str(RUNNER), "--backend", "tvm", "--artifact", str(artifact),
+                    "--input", str(tmp_path / "x.npy"), "--threads", "2", "--warmup", "1", "--repeats", "5",
+                    "--out", str(out_json)], check=True, timeout=120)
+    result = json.loads(out_json.read_text())
+    assert "error" not in result, result
+    assert len(result["samples_ms"]) >= 5 and min(result["samples_ms"]) > 0
+    with torch.no_grad():
+        ref = module(torch.from_numpy(x)).numpy()
+    assert np.abs(np.asarray(result["output"], dtype=np.float32) - ref).max() < 1e-4
+
+
+@pytest.mark.skipif(shutil.which("aarch64-linux-gnu-g++") is None, reason="no aarch64 cross compiler")
+def test_cross_compile_for_aarch64_writes_an_aarch64_elf(tmp_path: Path, local) -> None:
+    board = replace(local, name="arm", tvm_target={"kind": "llvm", "mtriple": "aarch64-linux-gnu"}, threads=4,
+                    cross_compiler="aarch64-linux-gnu-g++")
+    target = tvm_target(board)
+    exe, _ = build(prepare(conv_bn_net(), torch.randn(1, 3, 8, 8), target)[0], target, None)
+    path = tmp_path / "model.so"
+    export_library(exe, path, board)
+    header = path.read_bytes()[:20]
+    assert header[:4] == b"\x7fELF"
+    assert int.from_bytes(header[18:20], "little") == 183  # e_machine EM_AARCH64
