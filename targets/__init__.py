@@ -7,6 +7,7 @@ as a built-in one replaces it. See ``targets/README.md`` for every field.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tomllib
 from dataclasses import dataclass, field, replace
@@ -93,7 +94,23 @@ class Target:
 
 
 def detect_host_cpu() -> str | None:
-    """The LLVM name of this machine's CPU when it can be trusted, else ``None`` (generic code)."""
+    """The LLVM name of this machine's CPU when it can be trusted, else ``None`` (generic code).
+
+    Asking LLVM means importing TVM (seconds); the answer is remembered in the cache directory,
+    keyed by the kernel's CPU description, so a cached ``devbench run`` starts fast.
+    """
+    from devbench.paths import cache_dir
+
+    key = hashlib.sha256((_cpuinfo_field("model name") + " ".join(sorted(_cpu_flags()))).encode()).hexdigest()[:16]
+    memo = cache_dir() / f"host-cpu-{key}.txt"
+    if memo.exists():
+        return memo.read_text().strip() or None
+    cpu = _ask_llvm_for_cpu()
+    memo.write_text(cpu or "")
+    return cpu
+
+
+def _ask_llvm_for_cpu() -> str | None:
     try:
         from tvm.target import codegen
     except ImportError:
@@ -109,22 +126,21 @@ def detect_host_cpu() -> str | None:
     return cpu
 
 
-def _cpu_flags() -> set[str]:
+def _cpuinfo_field(name: str) -> str:
+    """The first value of ``name`` in /proc/cpuinfo ('' where there is none)."""
     try:
         text = Path("/proc/cpuinfo").read_text()
     except OSError:
-        return set()
+        return ""
     for line in text.splitlines():
-        if line.startswith("flags"):
-            return set(line.partition(":")[2].split())
-    return set()
+        key, _, value = line.partition(":")
+        if key.strip() == name:
+            return value.strip()
+    return ""
 
 
-def _int(d: dict[str, Any], key: str, source: str, default: int | None = None) -> int:
-    value = d.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise DevbenchError(f"{source}: {key} must be an integer, got {value!r}")
-    return value
+def _cpu_flags() -> set[str]:
+    return set(_cpuinfo_field("flags").split())
 
 
 def target_from_dict(d: dict[str, Any], source: str) -> Target:

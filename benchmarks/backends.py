@@ -1,0 +1,177 @@
+"""Backends side by side: median latency at batch 1 on the local machine, as a ratio to ONNX Runtime.
+
+For each network (default: resnet56, wrn_16_2, densenet_bc_100 and one pruned/reduced pair) and each
+backend (TVM untuned; TVM tuned when the target's MetaSchedule database exists; ONNX Runtime;
+PyTorch), one ``devbench.bench.run_jobs`` call per job, in a fixed interleaved order, all in this
+one process: every row is compiled (or found in the artifact cache), measured by the board runner,
+checked against PyTorch and stored like any ``devbench run`` row. Jobs run one at a time, so no
+two measurements share the cores.
+
+Printed per row: median ms, the 95% CI of the median, the ratio to ONNX Runtime's median for the
+same network, and the achieved GFLOP/s (2 x MACs / median) beside the machine's fp32 peak, read
+from /proc/cpuinfo as cores x GHz x FLOPs/cycle (see ``cpu_peak`` for the assumptions).
+
+Usage: ``python benchmarks/backends.py [--models a,b] [--repeats 50] [--threads N] [--db FILE]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import tempfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from tabulate import tabulate
+
+from devbench.bench import Job, MeasureSettings, make_jobs, run_jobs
+from devbench.models import list_models
+from devbench.results import ResultRow, ResultStore
+from devbench.targets import Target, get_target
+from devbench.tuning.database import database_fingerprint
+
+BASE_MODELS = ["resnet56", "wrn_16_2", "densenet_bc_100"]
+#: (pruned, reduced) pairs in order of preference; the first whose names are all registered is used
+PAIRS = [("pruned_wrn", "reduced_wrn"), ("resnet56_b0.5", "resnet32")]
+BACKENDS = ["tvm", "onnxruntime", "torch"]
+#: a copy of the local target under a name with no tuning database: TVM's untuned build
+UNTUNED = "local-untuned"
+
+
+@dataclass(frozen=True)
+class Peak:
+    """The machine's fp32 peak as far as /proc/cpuinfo tells, and how it was reckoned."""
+
+    cores: int
+    ghz: float
+    isa: str
+    flops_per_cycle: int
+    assumption: str
+
+    def gflops(self, cores: int | None = None) -> float:
+        return (cores or self.cores) * self.ghz * self.flops_per_cycle
+
+
+def _cpuinfo() -> tuple[dict[str, str], set[str]]:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return {}, set()
+    first = text.split("\n\n")[0]
+    fields = dict(line.split(":", 1) for line in first.splitlines() if ":" in line)
+    fields = {k.strip(): v.strip() for k, v in fields.items()}
+    return fields, set(fields.get("flags", "").split())
+
+
+def cpu_peak(fma_units: int) -> Peak:
+    """cores x GHz x FLOPs/cycle, where FLOPs/cycle = SIMD fp32 lanes x 2 (an FMA is two FLOPs) x FMA units.
+
+    Lanes come from the flags (avx512f: 16, avx2+fma: 8, else SSE: 4 without FMA). The number of FMA
+    units per core is not in /proc/cpuinfo: ``fma_units`` (default 2) is right for AVX-512 Xeons
+    (Skylake-SP and later Gold/Platinum) and for AVX2 cores since Haswell and Zen 2; client AVX-512
+    parts (Ice/Tiger/Rocket Lake) have one 512-bit unit. GHz is the model name's "@ x.xxGHz" or else
+    the "cpu MHz" line, which under a hypervisor is usually the nominal clock (turbo is not counted).
+    Cores are the CPUs this process may run on (hyperthreads would share FMA units).
+    """
+    fields, flags = _cpuinfo()
+    if "avx512f" in flags or {"avx2", "fma"} <= flags:
+        isa, lanes = ("AVX-512", 16) if "avx512f" in flags else ("AVX2+FMA", 8)
+        flops_per_cycle = lanes * 2 * fma_units
+        how = f"{isa}: {lanes} lanes x 2 (FMA) x {fma_units} FMA unit(s)/core, assumed"
+    else:
+        isa, lanes = "SSE", 4
+        flops_per_cycle = lanes * 2
+        how = "SSE: 4 lanes x (1 add + 1 mul)"
+    m = re.search(r"@\s*([\d.]+)\s*GHz", fields.get("model name", ""))
+    ghz = float(m.group(1)) if m else float(fields.get("cpu MHz", "0") or 0) / 1000
+    cores = len(os.sched_getaffinity(0))
+    assumption = f"{cores} cores x {ghz:.2f} GHz x {flops_per_cycle} fp32 FLOPs/cycle ({how}; no turbo)"
+    return Peak(cores, ghz, isa, flops_per_cycle, assumption)
+
+
+def default_models() -> list[str]:
+    registered = set(list_models())
+    pair = next(p for p in PAIRS if set(p) <= registered)
+    return BASE_MODELS + list(pair)
+
+
+def plan(models: list[str], local: Target, settings: MeasureSettings) -> list[Job]:
+    """Jobs in measuring order: per network, TVM untuned, TVM tuned (if a database exists), ONNX Runtime, torch."""
+    tuned_db = database_fingerprint(local) != "none"
+    by_model: dict[str, list[Job]] = {m: [] for m in models}
+    if tuned_db:
+        untuned = replace(local, name=UNTUNED, description="local, compiled without the tuning database")
+        for job in make_jobs(models, [untuned], ["tvm"], settings):
+            by_model[job.model.name].append(job)
+    for job in make_jobs(models, [local], BACKENDS, settings):
+        by_model[job.model.name].append(job)
+    return [job for jobs in by_model.values() for job in jobs]
+
+
+def label(row: ResultRow) -> str:
+    if row.backend != "tvm":
+        return row.backend
+    return f"tvm tuned ({row.trials} trials)" if row.tuned else "tvm untuned"
+
+
+def table(rows: list[ResultRow], peak: Peak, threads: int) -> str:
+    ort = {r.model: r.median_ms for r in rows if r.backend == "onnxruntime" and r.median_ms}
+    out = []
+    for r in rows:
+        if r.median_ms is None:
+            out.append([r.model, label(r), "", "", "", "", "", "", r.status, r.error[:60]])
+            continue
+        gflops = 2 * r.macs / (r.median_ms * 1e-3) / 1e9
+        ratio = r.median_ms / ort[r.model] if r.model in ort else None
+        out.append([
+            r.model, label(r), f"{r.macs / 1e6:.1f}", f"{r.median_ms:.3f}",
+            f"{r.ci95_low_ms:.3f}-{r.ci95_high_ms:.3f}", "" if ratio is None else f"{ratio:.2f}x",
+            f"{gflops:.1f}", f"{100 * gflops / peak.gflops(threads):.1f}%", r.output_check, r.n_samples,
+        ])
+    headers = ["model", "backend", "MMACs", "median_ms", "ci95_ms", "vs ORT", "GFLOP/s",
+               f"% peak ({threads} thr)", "check", "n"]
+    return tabulate(out, headers=headers, tablefmt="github", disable_numparse=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--models", default=None, help=f"comma-separated (default: {','.join(default_models())})")
+    p.add_argument("--repeats", type=int, default=50, help="timed runs per row, at least")
+    p.add_argument("--min-time", type=float, default=1.0, metavar="S", help="sample for at least S seconds per row")
+    p.add_argument("--threads", type=int, default=None, help="threads for every backend (default: the target's)")
+    p.add_argument("--db", type=Path, default=None, help="results database (default: a temporary one)")
+    p.add_argument("--fma-units", type=int, default=2, help="FMA units per core, for the peak (see cpu_peak)")
+    args = p.parse_args(argv)
+
+    models = args.models.split(",") if args.models else default_models()
+    local = get_target("local", threads=args.threads)
+    settings = MeasureSettings(repeats=args.repeats, warmup=10, min_time_s=args.min_time)
+    peak = cpu_peak(args.fma_units)
+    jobs = plan(models, local, settings)
+    with tempfile.TemporaryDirectory(prefix="devbench-bench-") as tmp:
+        store = ResultStore(args.db or Path(tmp) / "results.sqlite")
+        rows: list[ResultRow] = []
+        try:
+            for i, job in enumerate(jobs, 1):
+                (row,) = run_jobs([job], store, progress=False)
+                rows.append(row)
+                shown = f"{row.median_ms:.3f} ms" if row.median_ms else f"{row.status}: {row.error}"
+                print(f"[{i}/{len(jobs)}] {job.model.name} {label(row)}: {shown}", file=sys.stderr, flush=True)
+        finally:
+            store.close()
+    cpu = rows[0].environment.get("cpu", "?") if rows else "?"
+    print(f"\nbatch 1, {local.threads} threads, target local ({cpu}); median of >= {args.repeats} runs "
+          f"and >= {args.min_time:g} s per row; ratio = backend median / ONNX Runtime median")
+    print(f"peak fp32: {peak.gflops():.0f} GFLOP/s machine, {peak.gflops(local.threads):.0f} GFLOP/s at "
+          f"{local.threads} threads = {peak.assumption}")
+    if database_fingerprint(local) == "none":
+        print("no tuning database for target local: TVM rows are untuned (run `devbench tune` to add tuned rows)")
+    print()
+    print(table(rows, peak, local.threads))
+    return 0 if all(r.status == "ok" for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
