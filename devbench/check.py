@@ -12,7 +12,10 @@ from dataclasses import dataclass
 import numpy as np
 
 #: Default tolerance on logits. float32 reassociation across backends stays well below this on the
-#: registered networks; a wrong layout or a dropped layer is far above it.
+#: registered networks; a wrong layout or a dropped layer is far above it. It is absolute for logits
+#: up to 1 in magnitude and scales with the largest logit beyond that: float32 rounding grows with
+#: the values, and deep networks with random weights reach logits of 1e5 (densenet_bc_100: 7e5,
+#: where the last bit alone is 0.06).
 DEFAULT_ATOL = 1e-3
 
 
@@ -36,4 +39,5 @@ def compare_outputs(reference: np.ndarray, deployed: np.ndarray, atol: float = D
     flat_ref = ref.reshape(ref.shape[0], -1)
     flat_out = out.reshape(out.shape[0], -1)
     agree = float(np.mean(flat_ref.argmax(axis=1) == flat_out.argmax(axis=1)))
-    return CheckResult(max_abs_err=err, top1_agreement=agree, passed=err <= atol and agree == 1.0, atol=atol)
+    scale = max(1.0, float(np.max(np.abs(ref)))) if ref.size else 1.0
+    return CheckResult(max_abs_err=err, top1_agreement=agree, passed=err <= atol * scale and agree == 1.0, atol=atol)

@@ -10,9 +10,40 @@ roughly an order of magnitude faster than the serial lowering.
 
 from __future__ import annotations
 
+import inspect
+import sys
 from typing import Any
 
 SEED = 42
+
+
+def import_tensor_intrinsics() -> None:
+    """Import ``tvm.s_tir.tensor_intrin`` (MetaSchedule needs it) in seconds instead of minutes.
+
+    That package parses ~500 TVMScript functions at import; each parse calls ``inspect.stack()``,
+    and for every frame of a frozen importlib file ``inspect.getmodule`` scans all of
+    ``sys.modules`` (thousands once torch is loaded): 40-110 s here, in every MetaSchedule build
+    worker too. Memoizing the lookup for those pseudo-files during the import removes that cost.
+    """
+    if "tvm.s_tir.tensor_intrin" in sys.modules:
+        return
+    original = inspect.getmodule
+    memo: dict[str, Any] = {}
+
+    def getmodule(obj: Any, _filename: str | None = None) -> Any:
+        code = getattr(obj, "f_code", None)
+        name = _filename or (code.co_filename if code is not None else None)
+        if not name or not name.startswith("<"):
+            return original(obj, _filename)
+        if name not in memo:
+            memo[name] = original(obj, _filename)
+        return memo[name]
+
+    inspect.getmodule = getmodule
+    try:
+        import tvm.s_tir.tensor_intrin  # noqa: F401
+    finally:
+        inspect.getmodule = original
 
 
 def schedule_untuned(mod: Any, target: Any) -> Any:
@@ -35,6 +66,7 @@ def _first_valid_sample(func: Any, target: Any) -> Any | None:
     import tvm
     from tvm.s_tir import meta_schedule as ms
 
+    import_tensor_intrinsics()
     ctx = ms.TuneContext(
         mod=tvm.IRModule({"main": func}),
         target=target,

@@ -65,7 +65,8 @@ def run_and_print(args: argparse.Namespace, models: list[str], targets: list[str
         print("\nFastest backend per model and target:\n" + render_records(fastest(rows), args.format))
     failed = [r for r in rows if r.status != "ok"]
     for r in failed:
-        why = r.error or f"output differs from PyTorch (max abs err {r.max_abs_err:.3g} > {args.atol})"
+        why = r.error or (f"output differs from PyTorch (max abs err {r.max_abs_err:.3g}, top-1 agreement "
+                          f"{r.top1_agreement:.0%}, --atol {args.atol:g} x the largest logit when above 1)")
         print(f"devbench: {r.model} on {r.target} with {r.backend}: {why}", file=sys.stderr)
     print(f"results stored in {store.path}", file=sys.stderr)
     return 1 if failed else 0

@@ -63,12 +63,25 @@ def _export_cross(compiler: str, mod: Any) -> str:
     return path
 
 
+def build_candidate(mod: Any, target: Any, params: Any) -> Any:
+    """MetaSchedule's default build, with the fast tensor-intrinsic import (runs in a build worker).
+
+    MetaSchedule restarts its build workers for every batch, so the slow import would be paid
+    40+ s per batch and time every build out.
+    """
+    from devbench.backends.tvm_schedule import import_tensor_intrinsics
+
+    import_tensor_intrinsics()
+    from tvm.s_tir.meta_schedule.builder.local_builder import default_build
+
+    return default_build(mod, target, params)
+
+
 def make_builder(target: Target) -> Any:
     """MetaSchedule's LocalBuilder, exporting with the target's cross compiler when it has one."""
     from functools import partial
 
     from tvm.s_tir import meta_schedule as ms
 
-    if not target.cross_compiler:
-        return ms.builder.LocalBuilder()
-    return ms.builder.LocalBuilder(f_export=partial(_export_cross, target.cross_compiler))
+    f_export = partial(_export_cross, target.cross_compiler) if target.cross_compiler else None
+    return ms.builder.LocalBuilder(f_build=build_candidate, f_export=f_export, timeout_sec=60)

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from devbench.bench import MeasureSettings, make_jobs, run_jobs
-from devbench.results import ResultStore
+from devbench.results import ResultRow, ResultStore
 from devbench.targets import get_target
 from tests.conftest import run_cli
 
@@ -36,11 +36,10 @@ class Stack:
 
     env: dict[str, str]
     db: Path
-    cache: Path
     compiled: subprocess.CompletedProcess
     ran: subprocess.CompletedProcess
 
-    def stored(self) -> list:
+    def stored(self) -> list[ResultRow]:
         store = ResultStore(self.db)
         try:
             return store.rows(latest_only=False)
@@ -60,7 +59,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, shared_cache: Path) -> Stack
     env = {"DEVBENCH_DB": str(db), "DEVBENCH_CACHE_DIR": str(shared_cache)}
     compiled = run_cli("compile", "--model", MODEL, "--backend", ",".join(BACKENDS), env=env)
     ran = run_cli(*RUN, "--format", "json", env=env)
-    return Stack(env, db, shared_cache, compiled, ran)
+    return Stack(env, db, compiled, ran)
 
 
 def test_run_measures_and_checks_every_backend(stack: Stack) -> None:

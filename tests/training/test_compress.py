@@ -23,6 +23,7 @@ def _randomise_bn(model):
     (lambda: tiny_wrn(), 0),           # identity block pruned to nothing
     (lambda: tiny_wrn(), 2),           # a downsampling block: only its 1x1 shortcut remains
     (lambda: resnet_spec(8, input_shape=(3, 16, 16)).with_flat_widths([5, 6, 7], name="r"), None),
+    (lambda: resnet_spec(8, input_shape=(3, 16, 16)).with_flat_widths([5, 6, 7], name="r"), 1),  # keeps bn2
     (lambda: densenet_bc_spec(10, growth=3, input_shape=(3, 16, 16)), None),
 ])
 def test_compressed_matches_masked(make, zero_block):
