@@ -33,7 +33,7 @@ setup(
     package_dir=PACKAGE_DIR,
     package_data={
         "devbench.targets": ["*.toml", "README.md"],
-        "devbench.models": ["specs/*.json", "specs/*.md"],
+        "devbench.models": ["specs/*.json", "specs/*.md", "specs/*.pt"],
     },
     install_requires=[
         "torch", "torchvision", "apache-tvm", "apache-tvm-ffi", "numpy", "onnx", "onnxscript", "onnxruntime",

@@ -3,8 +3,11 @@
 Pruning only zeroes channels through masks; the speed-up the paper measures needs the channels gone.
 For every prunable block the kept channels are sliced out of ``conv1`` (output filters), ``bn_inner``
 and ``conv2`` (input channels); every other tensor is copied by name. A block whose mask is all zero
-gets inner width 0, which the builders turn into the block's shortcut: exact for the pre-activation
-WRN and for DenseNet-BC (whose widths never reach 0), since their branch then adds exactly zero.
+gets inner width 0. For the pre-activation WRN its branch then adds exactly zero and the block is its
+shortcut; a post-activation ResNet branch ends in ``bn2``, which adds the per-channel constant
+``bn2(0)`` even when fully masked, so the zero-width ResNet block keeps ``bn2`` (copied by name here)
+and stays bit-exact, running statistics included. DenseNet-BC widths never reach 0. Where channels
+are sliced out of a conv the result matches to float rounding only (a shorter sum, in another order).
 """
 
 from __future__ import annotations

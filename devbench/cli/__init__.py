@@ -31,6 +31,7 @@ VERBS = {
     "prune": "prune",
     "family": "family",
     "reduce": "reduce",
+    "register": "register",
     "board": "board",
     "doctor": "doctor",
 }

@@ -61,6 +61,7 @@ def tune(
     max_trials_per_task: int | None = None,
     input_shape: tuple[int, ...] | None = None,
     batch: int = 1,
+    search_strategy: str = "evolutionary",
     verbose: bool = True,
 ) -> TuneReport:
     """Tune ``network`` for ``target`` with at most ``trials`` measured candidates.
@@ -68,6 +69,7 @@ def tune(
     ``database_dir`` replaces the root of the per-target databases (default
     ``$DEVBENCH_CACHE_DIR/tuning``). ``max_trials_per_task`` defaults to an even share of
     ``trials`` over the new tasks. The time budget stops tuning after the batch in flight.
+    ``search_strategy`` "replay-trace" skips the cost-model-guided search (fast, for smoke tests).
     """
     from tvm.s_tir import meta_schedule as ms
 
@@ -95,7 +97,7 @@ def tune(
         per_task = max_trials_per_task or max(1, math.ceil(trials / len(new)))
         with tempfile.TemporaryDirectory(prefix="devbench-tune-") as work_dir:
             contexts, weights = ms.relax_integration.extracted_tasks_to_tune_contexts(
-                new, work_dir=work_dir, num_threads=target.threads or "physical", seed=0)
+                new, work_dir=work_dir, strategy=search_strategy, num_threads=target.threads or "physical", seed=0)
             deadline = start + 60 * time_budget_min if time_budget_min else None
             progress = Progress([t.task_name for t in new], weights, deadline,
                                 stream=None if verbose else open("/dev/null", "w"))

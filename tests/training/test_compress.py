@@ -5,6 +5,7 @@ import torch
 
 from devbench.models import build_model, count_params, densenet_bc_spec, resnet_spec
 from devbench.training import Pruner, Random
+from devbench.training.loop import sgd_step
 
 from .conftest import tiny_wrn
 
@@ -49,4 +50,32 @@ def test_compressed_matches_masked(make, zero_block):
         assert small_spec.widths[zero_block] == 0
     assert count_params(small_spec) < count_params(spec)
     with torch.no_grad():
-        torch.testing.assert_close(small(x), masked, rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(small(x), masked, rtol=1e-5, atol=1e-6)  # only summation order differs
+
+
+def test_resnet_blocks_pruned_to_zero_compress_bitwise_exactly(synthetic):
+    """A post-activation branch ends in ``bn2``: fully masked it still adds ``bn2(0)``, a per-channel
+    constant (``beta - gamma * mean / sqrt(var + eps)``, or ``beta`` in training), not zero. The
+    zero-width ResNet block keeps ``bn2`` for that, so removing whole blocks changes no bit: in eval
+    and train mode, and in the running statistics, even after fine-tuning with the blocks masked has
+    driven their ``bn2`` variance to ~0 (where ``1/sqrt(eps)`` would magnify any difference)."""
+    torch.manual_seed(0)
+    spec = resnet_spec(8, input_shape=synthetic.input_shape, num_classes=synthetic.num_classes)
+    model = build_model(spec)
+    _randomise_bn(model)
+    pruner = Pruner(model, spec, Random(seed=3))
+    pruner.masks[0].zero_()  # identity shortcut
+    pruner.masks[1].zero_()  # downsampling block: 1x1 conv + BN shortcut
+    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    x, y = synthetic.train.images[:32].float() / 255, synthetic.train.labels[:32]
+    for _ in range(60):
+        sgd_step(model, opt, x, y)
+    assert model.stages[1][0].bn2.running_var.max() < 0.01
+    small_spec, small = pruner.compressed("small")
+    assert small_spec.widths == [0, 0, 64]
+    for mode in ("eval", "train"):
+        with torch.no_grad():
+            torch.testing.assert_close(getattr(small, mode)()(x), getattr(model, mode)()(x), rtol=0, atol=0)
+    small_state = small.state_dict()
+    for key, value in small_state.items():  # the train-mode pass updated the statistics identically
+        torch.testing.assert_close(value, model.state_dict()[key], rtol=0, atol=0, msg=key)

@@ -1,0 +1,49 @@
+"""Tuning writes the target's database, and a second network of the family reuses its kernels."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from devbench.backends.base import CompileRequest
+from devbench.backends.tvm_backend import TVMBackend
+from devbench.models import get_spec
+from devbench.targets import get_target
+from devbench.tuning import tune
+from devbench.tuning.database import RECORDS, WORKLOADS, database_dir
+
+
+def member(extra: bool) -> nn.Module:
+    """A tiny 'family': the second member has the first one's convs plus one new, wider conv."""
+    layers = [nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 3, padding=1), nn.ReLU()]
+    if extra:
+        layers += [nn.Conv2d(8, 16, 3, padding=1), nn.ReLU()]
+    return nn.Sequential(*layers).eval()
+
+
+@pytest.mark.slow
+def test_second_family_member_reuses_tuned_kernels(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DEVBENCH_CACHE_DIR", str(tmp_path))
+    target = get_target("local", threads=2)
+    first = tune(member(False), target, trials=4, input_shape=(3, 8, 8), search_strategy="replay-trace",
+                 verbose=False)
+    db = database_dir(target)
+    assert db == tmp_path / "tuning" / "local"
+    assert (db / WORKLOADS).stat().st_size > 0 and (db / RECORDS).stat().st_size > 0
+    assert first.reused == 0 and first.tuned == first.tasks and first.trials > 0
+
+    second = tune(member(True), target, trials=4, input_shape=(3, 8, 8), search_strategy="replay-trace",
+                  verbose=False)
+    assert second.tasks == first.tasks + 1
+    assert second.reused == first.tasks
+    assert second.tuned == 1 and 0 < second.trials < first.trials + second.trials
+
+    # A later compile picks the database up by itself and says so.
+    torch.manual_seed(0)
+    spec = replace(get_spec("wrn_10_1"), input_shape=(3, 8, 8))  # only its input shape is used here
+    meta = TVMBackend().compile(CompileRequest(spec, member(True), target), tmp_path / "art")
+    assert meta["tuned"] is True and meta["trials"] >= second.trials
