@@ -28,7 +28,7 @@ from devbench.backends import BACKENDS, Artifact, CompileRequest
 from devbench.cache import compile_cached, weights_digest
 from devbench.check import DEFAULT_ATOL, compare_outputs
 from devbench.errors import DevbenchError
-from devbench.models import ArchSpec, build_model, count_macs, count_params, resolve
+from devbench.models import ArchSpec, build_model, count_macs, count_params, load_weights, resolve
 from devbench.results import ResultRow, ResultStore
 from devbench.stats import summarize
 from devbench.targets import Target, get_target
@@ -104,11 +104,7 @@ def load_model(name: str, seed: int = 0) -> LoadedModel:
     module = build_model(spec)
     weights = "random"
     if weights_path is not None:
-        try:
-            state = torch.load(weights_path, map_location="cpu", weights_only=True)
-            module.load_state_dict(state)
-        except (RuntimeError, OSError, KeyError) as e:
-            raise DevbenchError(f"weights {weights_path} do not fit spec {name!r}: {str(e).splitlines()[0]}") from None
+        load_weights(module, weights_path, spec)
         weights = "trained"
     module.eval()
     return LoadedModel(name, spec, module, weights, weights_digest(module))

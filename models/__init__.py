@@ -9,7 +9,7 @@ from devbench.models.build import build_model
 from devbench.models.counts import count_macs, count_params
 from devbench.models.densenet import densenet_bc_spec
 from devbench.models.layers import ChannelGate, PrunableBlock, blocks, gates
-from devbench.models.registry import create_model, get_spec, list_models, register_model, resolve
+from devbench.models.registry import create_model, get_spec, list_models, load_weights, register_model, resolve
 from devbench.models.resnet import resnet_spec
 from devbench.models.spec import ArchSpec
 from devbench.models.wrn import wrn_spec
@@ -27,6 +27,7 @@ __all__ = [
     "gates",
     "get_spec",
     "list_models",
+    "load_weights",
     "register_model",
     "resnet_spec",
     "resolve",

@@ -119,10 +119,18 @@ def create_model(name_or_path: str | Path, weights: bool = True) -> nn.Module:
     spec, weights_path = resolve(name_or_path)
     model = build_model(spec)
     if weights and weights_path is not None:
-        state = torch.load(weights_path, map_location="cpu", weights_only=True)
-        try:
-            model.load_state_dict(state)
-        except RuntimeError as e:
-            first = str(e).strip().splitlines()[0]
-            raise DevbenchError(f"{weights_path}: weights do not fit spec {spec.name!r}: {first}") from None
+        load_weights(model, weights_path, spec)
     return model
+
+
+def load_weights(model: nn.Module, path: Path, spec: ArchSpec) -> None:
+    """Load a state_dict file; one that belongs to another spec is a one-line error."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (OSError, RuntimeError) as e:
+        raise DevbenchError(f"cannot read weights {path}: {str(e).strip().splitlines()[0]}") from None
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as e:
+        first = str(e).strip().splitlines()[0]
+        raise DevbenchError(f"{path}: weights do not fit spec {spec.name!r}: {first}") from None

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from devbench.errors import DevbenchError
-from devbench.models import ArchSpec, build_model, count_macs, count_params
+from devbench.models import ArchSpec, build_model, count_macs, count_params, load_weights
 
 SPEC, WEIGHTS, METRICS, HISTORY, CHECKPOINT = "spec.json", "weights.pt", "metrics.json", "history.csv", "checkpoint.pt"
 
@@ -97,11 +97,3 @@ def load_run(path: str | Path) -> Run:
     return Run(path, spec, model, metrics)
 
 
-def load_weights(model: nn.Module, path: Path, spec: ArchSpec) -> None:
-    """Load a state_dict; one that belongs to another spec is a one-line error."""
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    try:
-        model.load_state_dict(state)
-    except RuntimeError as e:
-        first = str(e).strip().splitlines()[0]
-        raise DevbenchError(f"{path}: weights do not fit spec {spec.name!r}: {first}") from None

@@ -129,7 +129,8 @@ def build(mod: Any, target: Any, database: Any | None) -> tuple[Any, int]:
     with target:
         if database is not None:
             before = _unscheduled(mod)
-            mod = relax.transform.MetaScheduleApplyDatabase(database=database)(mod)
+            with database:  # the pass reads the database in scope
+                mod = relax.transform.MetaScheduleApplyDatabase()(mod)
             tuned = before - _unscheduled(mod)
         mod = default_schedule(mod, target)
     return tvm.compile(mod, target=target, relax_pipeline=_finish_pipeline(target)), tuned

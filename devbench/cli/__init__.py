@@ -17,7 +17,8 @@ from typing import NoReturn
 from devbench import __version__
 from devbench.errors import DevbenchError
 
-#: verb name -> module under devbench.cli (imported only when that verb runs, so `--help` is fast)
+#: verb name -> module under devbench.cli (only the verb that runs is imported: torch and TVM load
+#: in seconds, and `devbench report` should not wait for them)
 VERBS = {
     "demo": "demo",
     "models": "models",
@@ -45,7 +46,8 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"devbench: error: {message} (see {self.prog} --help)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; with ``argv``, only the verb it names is imported (all of them for help or a typo)."""
     parser = OneLineParser(
         prog="devbench",
         description="Is a pruned network really faster than one built smaller? Measure it on your boards.",
@@ -54,7 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
     sub = parser.add_subparsers(dest="verb", metavar="VERB", parser_class=OneLineParser)
     sub.required = True
+    chosen = next((a for a in (argv or []) if not a.startswith("-")), None)
     for verb, module_name in VERBS.items():
+        if chosen in VERBS and verb != chosen:
+            continue
         module = importlib.import_module(f"devbench.cli.{module_name}")
         # argparse %-formats help strings: a literal % (as in "95% CI") must be doubled
         p = sub.add_parser(verb, help=module.HELP.replace("%", "%%"), description=module.HELP)
@@ -64,8 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(argv).parse_args(argv)
     try:
         return int(args._module.run(args) or 0)
     except DevbenchError as e:
