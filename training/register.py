@@ -42,7 +42,7 @@ def register_network(source: str | Path, name: str, to: str | Path | None = None
     if existing and not force:
         raise DevbenchError(f"{existing[0]} already exists; pass --force to replace it")
     trained = {k: run.metrics[k] for k in PROVENANCE if run.metrics.get(k) is not None}
-    spec = replace(run.spec, name=name, meta={**run.spec.meta, "trained": trained, "source": run.path.name})
+    spec = replace(run.spec, name=name, meta={**run.spec.meta, "trained": trained, "source": str(source)})
 
     folder.mkdir(parents=True, exist_ok=True)
     tmp_weights, tmp_spec = (p.with_name(p.name + ".tmp") for p in (weights_path, spec_path))

@@ -40,4 +40,5 @@ def run(args: argparse.Namespace) -> int:
     out = prune(run_, dataset, args.out or args.run_dir / f"prune_{args.method}", config,
                 progress=not args.no_progress)
     print(f"{out}: {args.prunes} channels removed; stages in {out}/stage_*")
+    print(f"name one: devbench register --from {out}/stage_NNNN --name pruned_X [--to DIR]")
     return 0

@@ -19,7 +19,7 @@ def test_register_writes_a_pair_the_registry_loads(tiny_run, tmp_path):
     run = load_run(tiny_run)
     assert spec.to_dict() | {"name": "", "meta": {}} == run.spec.to_dict() | {"name": "", "meta": {}}
     metrics = json.loads((tiny_run / "metrics.json").read_text())
-    assert spec.meta["trained"]["test_error"] == metrics["test_error"] and spec.meta["source"] == tiny_run.name
+    assert spec.meta["trained"]["test_error"] == metrics["test_error"] and spec.meta["source"] == str(tiny_run)
     x = torch.randn(2, *spec.input_shape)
     with torch.no_grad():
         torch.testing.assert_close(create_model(spec_path).eval()(x), run.model.eval()(x), rtol=0, atol=0)
