@@ -12,12 +12,14 @@ from __future__ import annotations
 import io
 import sys
 import warnings
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from devbench.backends.base import CompileRequest
+from devbench.backends.example_input import example_input
 from devbench.errors import DevbenchError
 from devbench.targets import Target
 
@@ -36,10 +38,6 @@ def tvm_target(target: Target) -> Any:
     if target.threads:
         d.setdefault("num-cores", target.threads)
     return tvm.target.Target(d)
-
-
-def example_input(request: CompileRequest) -> torch.Tensor:
-    return torch.randn(request.batch, *request.spec.input_shape)
 
 
 def import_network(module: torch.nn.Module, example: torch.Tensor) -> tuple[Any, str]:
@@ -170,11 +168,11 @@ class TVMBackend:
     artifact_name = "model.so"
 
     def version_key(self, request: CompileRequest) -> str:
-        import tvm
-
         from devbench.tuning.database import database_fingerprint
 
-        return f"tvm={tvm.__version__};pipeline={PIPELINE_VERSION};db={database_fingerprint(request.target)}"
+        # the installed version, read without importing TVM (seconds) on a cache hit
+        tvm_version = metadata.version("apache-tvm")
+        return f"tvm={tvm_version};pipeline={PIPELINE_VERSION};db={database_fingerprint(request.target)}"
 
     def compile(self, request: CompileRequest, out_dir: Path) -> dict[str, Any]:
         from devbench.tuning.database import open_database, records_for

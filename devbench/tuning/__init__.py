@@ -5,7 +5,7 @@ backend applies the database at every later compile. See :mod:`devbench.tuning.d
 where the database lives.
 """
 
-from devbench.tuning.database import cache_root, database_dir, open_database
+from devbench.tuning.database import database_dir, open_database
 from devbench.tuning.tune import TuneReport, tune
 
-__all__ = ["TuneReport", "cache_root", "database_dir", "open_database", "tune"]
+__all__ = ["TuneReport", "database_dir", "open_database", "tune"]

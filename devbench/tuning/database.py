@@ -9,23 +9,19 @@ Kernels are matched structurally, so every network with the same conv shape reus
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 from typing import Any
 
+from devbench.paths import cache_dir
 from devbench.targets import Target
 
 WORKLOADS = "database_workload.json"
 RECORDS = "database_tuning_record.json"
 
 
-def cache_root() -> Path:
-    return Path(os.environ.get("DEVBENCH_CACHE_DIR", Path.home() / ".cache" / "devbench"))
-
-
 def database_dir(target: Target, root: Path | None = None) -> Path:
     """Where ``target``'s tuning database lives (``root`` replaces the ``tuning`` folder)."""
-    return Path(root) / target.name if root is not None else cache_root() / "tuning" / target.name
+    return Path(root) / target.name if root is not None else cache_dir("tuning") / target.name
 
 
 def open_database(target: Target, root: Path | None = None, create: bool = True) -> Any | None:

@@ -6,8 +6,9 @@ Only kernels the database has no record for are tuned: a second member of a netw
 
 from __future__ import annotations
 
+import io
+import logging
 import math
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,19 +96,22 @@ def tune(
     )
     if new:
         per_task = max_trials_per_task or max(1, math.ceil(trials / len(new)))
-        with tempfile.TemporaryDirectory(prefix="devbench-tune-") as work_dir:
-            contexts, weights = ms.relax_integration.extracted_tasks_to_tune_contexts(
-                new, work_dir=work_dir, strategy=search_strategy, num_threads=target.threads or "physical", seed=0)
-            deadline = start + 60 * time_budget_min if time_budget_min else None
-            progress = Progress([t.task_name for t in new], weights, deadline,
-                                stream=None if verbose else open("/dev/null", "w"))
-            ms.tune_tasks(
-                tasks=contexts, task_weights=weights, work_dir=work_dir,
-                max_trials_global=trials, max_trials_per_task=per_task,
-                num_trials_per_iter=min(TRIALS_PER_ITER, per_task),
-                builder=make_builder(target), runner=make_runner(target), database=database,
-                measure_callbacks=[*ms.measure_callback.MeasureCallback.create("default"), progress],
-            )
+        # MetaSchedule's own INFO log is long: it goes to files under the database, the terminal
+        # gets devbench's one line per batch.
+        logging.getLogger("tvm.s_tir.meta_schedule").setLevel(logging.WARNING)
+        work_dir = str(report.database / "logs" / time.strftime("%Y%m%d-%H%M%S"))
+        contexts, weights = ms.relax_integration.extracted_tasks_to_tune_contexts(
+            new, work_dir=work_dir, strategy=search_strategy, num_threads=target.threads or "physical", seed=0)
+        deadline = start + 60 * time_budget_min if time_budget_min else None
+        progress = Progress([t.task_name for t in new], weights, deadline,
+                            stream=None if verbose else io.StringIO())
+        ms.tune_tasks(
+            tasks=contexts, task_weights=weights, work_dir=work_dir,
+            max_trials_global=trials, max_trials_per_task=per_task,
+            num_trials_per_iter=min(TRIALS_PER_ITER, per_task),
+            builder=make_builder(target), runner=make_runner(target), database=database,
+            measure_callbacks=[*ms.measure_callback.MeasureCallback.create("default"), progress],
+        )
         report.trials = progress.trials
         report.stopped_early = progress.stopped_early
         report.best_us = {progress.names[i]: us for i, us in progress.best_us.items()}
