@@ -32,7 +32,7 @@ TABLE_COLUMNS: list[tuple[str, Any]] = [
     ("max_abs_err", lambda r: r.max_abs_err),
     ("check", lambda r: r.output_check),
     ("params", lambda r: r.params),
-    ("macs_M", lambda r: None if r.macs is None else round(r.macs / 1e6, 2)),
+    ("macs_M", lambda r: None if r.macs is None else round(r.macs / 1e6, 3)),
     ("batch", lambda r: r.batch),
     ("threads", lambda r: r.threads),
     ("weights", lambda r: r.weights),
