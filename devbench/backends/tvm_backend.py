@@ -35,7 +35,7 @@ def tvm_target(target: Target) -> Any:
     import tvm
 
     d = target.tvm_target_dict()
-    if target.threads:
+    if target.threads and d.get("kind") == "llvm":  # a GPU target's CPU side sets it in its host table
         d.setdefault("num-cores", target.threads)
     return tvm.target.Target(d)
 

@@ -103,3 +103,15 @@ def test_cross_compile_for_aarch64_writes_an_aarch64_elf(tmp_path: Path, local) 
     header = path.read_bytes()[:20]
     assert header[:4] == b"\x7fELF"
     assert int.from_bytes(header[18:20], "little") == 183  # e_machine EM_AARCH64
+
+
+@pytest.mark.skipif(shutil.which("aarch64-linux-gnu-g++") is None, reason="no aarch64 cross compiler")
+def test_jetson_artifact_holds_aarch64_host_code_and_cuda_kernels(tmp_path: Path) -> None:
+    """The Jetson targets compile CPU code for the ARM host and CUDA kernels in one library."""
+    board = get_target("jetson-orin-nano")
+    request = CompileRequest(spec=get_spec("resnet8"), module=build_model(get_spec("resnet8")).eval(), target=board)
+    meta = TVMBackend().compile(request, tmp_path)
+    data = (tmp_path / "model.so").read_bytes()
+    assert int.from_bytes(data[18:20], "little") == 183  # the host side is aarch64
+    assert '"arch":"sm_87"' in meta["tvm_target"]
+    assert b"__global__" in data or b"__CUDACC_RTC__" in data  # the device side: CUDA kernels
