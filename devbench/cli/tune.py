@@ -15,6 +15,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--trials", type=positive_int, default=2000, help="measured candidates in all (default 2000)")
     p.add_argument("--time-budget", type=float, metavar="MIN", help="stop after this many minutes")
     p.add_argument("--trials-per-task", type=positive_int, help="cap per kernel (default: trials / new kernels)")
+    p.add_argument("--retune", action="store_true",
+                   help="also search kernels the database already has (adds trials; the best record wins)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -25,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     spec, _ = resolve(args.model)  # kernels depend on shapes only, not on weight values
     target = get_target(args.target, args.targets_file, threads=args.threads)
     report = tune(spec, target, args.trials, time_budget_min=args.time_budget,
-                  max_trials_per_task=args.trials_per_task)
+                  max_trials_per_task=args.trials_per_task, retune=args.retune)
     stop = " (time budget reached)" if report.stopped_early else ""
     print(f"tuned {args.model} for {target.name}: {report.tasks} kernels, {report.reused} reused from the database, "
           f"{report.tuned} tuned with {report.trials} trials in {report.wall_s:.0f} s{stop}; "

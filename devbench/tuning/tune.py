@@ -64,12 +64,14 @@ def tune(
     batch: int = 1,
     search_strategy: str = "evolutionary",
     verbose: bool = True,
+    retune: bool = False,
 ) -> TuneReport:
     """Tune ``network`` for ``target`` with at most ``trials`` measured candidates.
 
     ``database_dir`` replaces the root of the per-target databases (default
     ``$DEVBENCH_CACHE_DIR/tuning``). ``max_trials_per_task`` defaults to an even share of
     ``trials`` over the new tasks. The time budget stops tuning after the batch in flight.
+    ``retune`` searches kernels the database already covers again, to add trials to a tuning.
     ``search_strategy`` "replay-trace" skips the cost-model-guided search (fast, for smoke tests).
     """
     from tvm.s_tir import meta_schedule as ms
@@ -88,7 +90,8 @@ def tune(
     mod, _ = prepare(module, example, tgt)
     database = open_database(target, database_dir)
     all_tasks = ms.relax_integration.extract_tasks(mod, tgt)
-    done = set(tuned_workloads(database, all_tasks))
+    # retune: spend more trials on kernels that already have records (the database keeps the best)
+    done = set() if retune else set(tuned_workloads(database, all_tasks))
     new = [t for i, t in enumerate(all_tasks) if i not in done]
     report = TuneReport(
         target=target.name, database=db_dir(target, database_dir), tasks=len(all_tasks), reused=len(done),

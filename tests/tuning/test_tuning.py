@@ -42,6 +42,10 @@ def test_second_family_member_reuses_tuned_kernels(tmp_path: Path, monkeypatch: 
     assert second.reused == first.tasks
     assert second.tuned == 1 and 0 < second.trials < first.trials + second.trials
 
+    again = tune(member(False), target, trials=4, input_shape=(3, 8, 8), search_strategy="replay-trace",
+                 verbose=False, retune=True)  # more trials on kernels the database already has
+    assert again.reused == 0 and again.tuned == first.tasks and again.trials > 0
+
     # A later compile picks the database up by itself and says so.
     torch.manual_seed(0)
     spec = replace(get_spec("wrn_10_1"), input_shape=(3, 8, 8))  # only its input shape is used here
