@@ -70,7 +70,8 @@ def test_batchnorm_is_folded_and_outputs_stay_equal(local) -> None:
 
 
 @pytest.mark.slow
-def test_compiled_network_runs_in_board_runner_like_pytorch(tmp_path: Path, local) -> None:
+def test_compiled_network_runs_in_board_runner_like_pytorch(tmp_path: Path, local, fresh_cache: Path) -> None:
+    """Untuned (the fresh cache has no tuning database), imported through torch.export, equal to PyTorch."""
     spec = get_spec("wrn_10_1")
     torch.manual_seed(0)
     module = build_model(spec).eval()

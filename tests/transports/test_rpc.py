@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -45,12 +47,12 @@ def farm(tmp_path: Path):
     port = free_port()
     procs = [subprocess.Popen([sys.executable, "-m", "tvm.exec.rpc_tracker", "--host", "127.0.0.1",
                                "--port", str(port), "--port-end", str(port + 1), "--silent"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)]
     time.sleep(1.0)
     procs.append(subprocess.Popen([sys.executable, "-m", "tvm.exec.rpc_server", "--host", "127.0.0.1",
                                    "--port", str(free_port()), "--port-end", "65000",
                                    "--tracker", f"127.0.0.1:{port}", "--key", "loopback-board"],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
     try:
         wait_for_key(port, "loopback-board")
         target_file = tmp_path / "farm.toml"
@@ -61,8 +63,9 @@ def farm(tmp_path: Path):
         )
         yield target_file
     finally:
+        # whole process groups: the server runs each session in a worker process of its own
         for p in procs:
-            p.terminate()
+            os.killpg(p.pid, signal.SIGTERM)
         for p in procs:
             p.wait(timeout=10)
 
