@@ -29,17 +29,14 @@ def weights_digest(module: torch.nn.Module) -> str:
 
 
 def artifact_key(backend_name: str, request: CompileRequest, weights: str) -> str:
-    backend = get_backend(backend_name)
-    target = request.target
+    """The cache key. What of the target changes the compiled code is the backend's to say, in its
+    ``version_key``: ONNX and PyTorch files are the same for every board, TVM's are not."""
     material = {
         "backend": backend_name,
-        "version": backend.version_key(request),
+        "version": get_backend(backend_name).version_key(request),
         "spec": {k: v for k, v in request.spec.to_dict().items() if k not in ("name", "meta")},
         "weights": weights,
         "batch": request.batch,
-        # only what changes the compiled code: two boards of the same CPU share artifacts
-        "tvm_target": target.tvm_target_dict() if backend_name == "tvm" else None,
-        "cross_compiler": target.cross_compiler if backend_name == "tvm" else None,
     }
     return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()
 

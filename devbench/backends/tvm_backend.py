@@ -10,6 +10,7 @@ database does not cover get TVM's default lowering.
 from __future__ import annotations
 
 import io
+import json
 import sys
 import warnings
 from importlib import metadata
@@ -171,8 +172,11 @@ class TVMBackend:
         from devbench.tuning.database import database_fingerprint
 
         # the installed version, read without importing TVM (seconds) on a cache hit
+        target = request.target
         tvm_version = metadata.version("apache-tvm")
-        return f"tvm={tvm_version};pipeline={PIPELINE_VERSION};db={database_fingerprint(request.target)}"
+        # only what changes the compiled code: two boards with the same CPU share artifacts
+        return (f"tvm={tvm_version};pipeline={PIPELINE_VERSION};db={database_fingerprint(target)};"
+                f"target={json.dumps(target.tvm_target_dict(), sort_keys=True)};cc={target.cross_compiler}")
 
     def compile(self, request: CompileRequest, out_dir: Path) -> dict[str, Any]:
         from devbench.tuning.database import open_database, records_for
@@ -201,14 +205,19 @@ def database_path(target: Target) -> Path:
     return database_dir(target)
 
 
+def cross_compiler(compiler: str) -> Any:
+    """TVM's ``fcompile`` that links a library with ``compiler`` (e.g. aarch64-linux-gnu-g++)."""
+    from tvm.support import cc
+
+    return cc.cross_compiler(compiler)
+
+
 def export_library(exe: Any, path: Path, target: Target) -> None:
     """Write the shared library, with the target's cross compiler when it has one."""
     if not target.cross_compiler:
         exe.export_library(str(path))
         return
-    from tvm.support import cc
-
     try:
-        exe.export_library(str(path), fcompile=cc.cross_compiler(target.cross_compiler))
+        exe.export_library(str(path), fcompile=cross_compiler(target.cross_compiler))
     except Exception as e:  # a missing toolchain is the user's to install
         raise DevbenchError(f"target {target.name}: cross compiler {target.cross_compiler!r} failed: {e}") from None

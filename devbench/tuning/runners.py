@@ -56,10 +56,10 @@ def _export_cross(compiler: str, mod: Any) -> str:
     import os
     import tempfile
 
-    from tvm.contrib import cc
+    from devbench.backends.tvm_backend import cross_compiler
 
     path = os.path.join(tempfile.mkdtemp(prefix="devbench-ms-"), "tvm_tmp_mod.so")
-    mod.export_library(path, fcompile=cc.cross_compiler(compiler))
+    mod.export_library(path, fcompile=cross_compiler(compiler))
     return path
 
 
