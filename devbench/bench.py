@@ -15,7 +15,6 @@ import sys
 import tempfile
 import threading
 from collections import defaultdict
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -110,20 +109,23 @@ def load_model(name: str, seed: int = 0) -> LoadedModel:
     return LoadedModel(name, spec, module, weights, weights_digest(module))
 
 
+def backends_for(target: Target, backends: list[str]) -> list[str]:
+    """``backends`` checked against the registry and the target (``best``: all the target offers)."""
+    wanted = list(target.backends) if backends == [BEST] else backends
+    for b in wanted:
+        if b not in BACKENDS:
+            raise DevbenchError(f"unknown backend {b!r}; known backends: {', '.join([*BACKENDS, BEST])}")
+    missing = [b for b in wanted if b not in target.backends]
+    if missing:
+        raise DevbenchError(f"target {target.name} offers backends {', '.join(target.backends)}, "
+                            f"not {', '.join(missing)}")
+    return wanted
+
+
 def make_jobs(models: list[str], targets: list[Target], backends: list[str], settings: MeasureSettings) -> list[Job]:
     """The models x targets x backends matrix. ``best`` stands for every backend a target offers;
     a backend a target does not offer is an error."""
-    per_target = {}
-    for t in targets:
-        wanted = list(t.backends) if backends == [BEST] else backends
-        for b in wanted:
-            if b not in BACKENDS:
-                known = ", ".join([*BACKENDS, BEST])
-                raise DevbenchError(f"unknown backend {b!r}; known backends: {known}")
-        missing = [b for b in wanted if b not in t.backends]
-        if missing:
-            raise DevbenchError(f"target {t.name} offers backends {', '.join(t.backends)}, not {', '.join(missing)}")
-        per_target[t.name] = wanted
+    per_target = {t.name: backends_for(t, backends) for t in targets}
     loaded = [load_model(m, settings.seed) for m in models]
     return [Job(m, t, b, settings_for(t, settings)) for t in targets for m in loaded for b in per_target[t.name]]
 
@@ -205,7 +207,6 @@ def run_jobs(
     resume: bool = False,
     progress: bool = True,
     trust_new_host: bool = False,
-    on_row: Callable[[ResultRow], None] | None = None,
 ) -> list[ResultRow]:
     """Compile, measure and store every job; returns the rows of this call (failed ones included).
 
@@ -222,8 +223,6 @@ def run_jobs(
         with lock:
             store.add(row)
             rows.append(row)
-            if on_row:
-                on_row(row)
 
     compiled: dict[str, Artifact] = {}
     for job in tqdm(jobs, desc="compile", unit="job", disable=not progress or not jobs, file=sys.stderr):
@@ -267,17 +266,15 @@ def run_jobs(
     return rows
 
 
-def compile_artifact(model: str, target: str, backend: str, batch: int = 1,
-                     targets_files: list[str] = ()) -> tuple[Artifact, bool]:
-    """Compile (or find in the cache) one network for one target: ``devbench compile``."""
+def compile_artifacts(model: str, target: str, backends: list[str], batch: int = 1,
+                      targets_files: list[str] = ()) -> list[tuple[str, Artifact, bool]]:
+    """Compile (or find in the cache) one network for one target: ``devbench compile``.
+    Returns (backend, artifact, was_cached) per backend."""
     t = get_target(target, targets_files)
-    if backend not in t.backends:
-        raise DevbenchError(f"target {t.name} offers backends {', '.join(t.backends)}, not {backend}")
-    if backend not in BACKENDS:
-        raise DevbenchError(f"unknown backend {backend!r}; known backends: {', '.join(BACKENDS)}")
+    wanted = backends_for(t, backends)
     loaded = load_model(model)
     request = CompileRequest(spec=loaded.spec, module=loaded.module, target=t, batch=batch)
-    return compile_cached(backend, request, loaded.weights_digest)
+    return [(b, *compile_cached(b, request, loaded.weights_digest)) for b in wanted]
 
 
 def run_matrix(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from devbench.bench import compile_artifact
+from devbench.bench import compile_artifacts
 from devbench.cli import add_target_arguments, csv_list, positive_int
 
 HELP = "compile a network for a target (cached by content hash)"
@@ -18,8 +18,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    for backend in args.backend:
-        artifact, cached = compile_artifact(args.model, args.target, backend, args.batch, args.targets_file)
+    for backend, artifact, cached in compile_artifacts(args.model, args.target, args.backend, args.batch,
+                                                       args.targets_file):
         state = "cached" if cached else "compiled"
         print(f"{state}: {args.model} for {args.target} with {backend} -> {artifact.path}")
     return 0
