@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from devbench.cli import csv_list
+from devbench.cli import csv_list, non_negative_float
 
 HELP = "prune once, get a family: pruned spec -> specs at the given params/MACs budgets"
 
@@ -15,7 +15,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--budgets", type=csv_list, required=True, help="comma-separated, e.g. 300k,0.5M,1M")
     p.add_argument("--by", choices=("params", "macs"), default="params")
     p.add_argument("--rule", default="linear", help="width-profile fit: linear (per-stage line) or profile")
-    p.add_argument("--tolerance", type=float, default=0.02, help="allowed relative miss of each budget")
+    p.add_argument("--tolerance", type=non_negative_float, default=0.02, help="allowed relative miss of each budget")
     p.add_argument("--out", type=Path, default=Path("."), help="folder for the member specs")
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from devbench.cli import non_negative_float
+
 HELP = "reduced network (depth, width or bottleneck) matching another network's params or MACs"
 
 
@@ -13,7 +15,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--by", choices=("depth", "width", "bottleneck"), default="bottleneck")
     p.add_argument("--base", help="network to reduce (default: the base the --like spec was pruned from)")
     p.add_argument("--match", choices=("params", "macs"), default="params")
-    p.add_argument("--tolerance", type=float, default=0.05, help="allowed relative miss of the target size")
+    p.add_argument("--tolerance", type=non_negative_float, default=0.05,
+                   help="allowed relative miss of the target size")
     p.add_argument("--name", default="", help="name of the reduced spec")
     p.add_argument("--out", type=Path, help="spec file to write (default: <name>.json)")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from devbench.cli import add_target_arguments, positive_int
+from devbench.cli import add_target_arguments, non_negative_float, positive_int
 
 HELP = "tune a network's TVM kernels for a target (reused by every later compile and run)"
 
@@ -13,7 +13,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", required=True, help="registered name or spec JSON file")
     add_target_arguments(p)
     p.add_argument("--trials", type=positive_int, default=2000, help="measured candidates in all (default 2000)")
-    p.add_argument("--time-budget", type=float, metavar="MIN", help="stop after this many minutes")
+    p.add_argument("--time-budget", type=non_negative_float, metavar="MIN", help="stop after this many minutes")
     p.add_argument("--trials-per-task", type=positive_int, help="cap per kernel (default: trials / new kernels)")
     p.add_argument("--retune", action="store_true",
                    help="also search kernels the database already has (adds trials; the best record wins)")
