@@ -28,17 +28,23 @@ from devbench.targets import Target
 PIPELINE_VERSION = "2"
 
 
-def tvm_target(target: Target) -> Any:
-    """The ``tvm.target.Target`` for ``target`` (TVM 0.27 only takes the JSON-dict form).
+def compiled_target_dict(target: Target) -> dict[str, Any]:
+    """The TVM target dict that compiles for ``target``: its own dict plus ``num-cores``.
 
-    ``num-cores`` is the board's thread count: MetaSchedule needs it to size parallel loops.
+    ``num-cores`` is the board's thread count: MetaSchedule sizes parallel loops by it, so an
+    artifact built for 1 thread is not the one built for 4, and the cache key must say so.
     """
-    import tvm
-
     d = target.tvm_target_dict()
     if target.threads and d.get("kind") == "llvm":  # a GPU target's CPU side sets it in its host table
         d.setdefault("num-cores", target.threads)
-    return tvm.target.Target(d)
+    return d
+
+
+def tvm_target(target: Target) -> Any:
+    """The ``tvm.target.Target`` for ``target`` (TVM 0.27 only takes the JSON-dict form)."""
+    import tvm
+
+    return tvm.target.Target(compiled_target_dict(target))
 
 
 def import_network(module: torch.nn.Module, example: torch.Tensor) -> tuple[Any, str]:
@@ -174,9 +180,9 @@ class TVMBackend:
         # the installed version, read without importing TVM (seconds) on a cache hit
         target = request.target
         tvm_version = metadata.version("apache-tvm")
-        # only what changes the compiled code: two boards with the same CPU share artifacts
+        # only what changes the compiled code: two boards with the same CPU and threads share artifacts
         return (f"tvm={tvm_version};pipeline={PIPELINE_VERSION};db={database_fingerprint(target)};"
-                f"target={json.dumps(target.tvm_target_dict(), sort_keys=True)};cc={target.cross_compiler}")
+                f"target={json.dumps(compiled_target_dict(target), sort_keys=True)};cc={target.cross_compiler}")
 
     def compile(self, request: CompileRequest, out_dir: Path) -> dict[str, Any]:
         from devbench.tuning.database import open_database, records_for

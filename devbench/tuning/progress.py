@@ -1,7 +1,9 @@
 """Tuning progress, one line per measured batch: tasks done, best latency so far, time left.
 
-It is also where a time budget is enforced: once the deadline passes, every task still running is
-terminated, so MetaSchedule stops after the batch in flight and keeps what it measured.
+It is also where a time budget is enforced: once the deadline passes, the callback raises
+:class:`BudgetReached` after the batch it was handed is in the database (the database callback runs
+first), and ``tune`` catches it. Terminating MetaSchedule's tasks instead is not safe: during its
+first round-robin pass the task scheduler picks tasks without checking them and aborts.
 """
 
 from __future__ import annotations
@@ -12,6 +14,10 @@ from typing import Any, TextIO
 
 from tvm.ir.utils import derived_object
 from tvm.s_tir import meta_schedule as ms
+
+
+class BudgetReached(Exception):
+    """Raised from the measure callback to stop MetaSchedule once the time budget is spent."""
 
 
 @derived_object
@@ -48,6 +54,4 @@ class Progress(ms.measure_callback.PyMeasureCallback):
               file=self.stream, flush=True)
         if self.deadline is not None and now >= self.deadline:
             self.stopped_early = True
-            for i, t in enumerate(tasks):
-                if not t.is_terminated:
-                    task_scheduler.terminate_task(i)
+            raise BudgetReached(f"time budget reached after {self.trials} trials")

@@ -1,7 +1,9 @@
 """Tune a network's kernels with MetaSchedule into the target's shared database.
 
 Only kernels the database has no record for are tuned: a second member of a network family
-(pruned, reduced, scaled) spends trials only on the conv shapes the first did not have.
+(pruned, reduced, scaled) spends trials only on the conv shapes the first did not have. Those are
+first seeded with a tuned neighbour's schedule refitted to the new shape (:mod:`.transfer`): a
+few measured candidates instead of a search. ``retune`` searches them (and every other kernel).
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import io
 import logging
 import math
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +34,7 @@ class TuneReport:
     database: Path
     tasks: int
     reused: int
+    transferred: int
     tuned: int
     trials: int
     wall_s: float
@@ -65,6 +69,7 @@ def tune(
     search_strategy: str = "evolutionary",
     verbose: bool = True,
     retune: bool = False,
+    transfer: bool = True,
 ) -> TuneReport:
     """Tune ``network`` for ``target`` with at most ``trials`` measured candidates.
 
@@ -73,6 +78,7 @@ def tune(
     ``trials`` over the new tasks. The time budget stops tuning after the batch in flight.
     ``retune`` searches kernels the database already covers again, to add trials to a tuning.
     ``search_strategy`` "replay-trace" skips the cost-model-guided search (fast, for smoke tests).
+    ``transfer`` seeds new kernels from tuned neighbours and searches only those none fits.
     """
     from tvm.s_tir import meta_schedule as ms
 
@@ -81,6 +87,7 @@ def tune(
     from devbench.tuning.database import open_database, tuned_workloads
     from devbench.tuning.progress import Progress
     from devbench.tuning.runners import make_builder, make_runner
+    from devbench.tuning.transfer import transfer as transfer_schedules
 
     if trials <= 0:
         raise DevbenchError(f"trials must be a positive integer, got {trials}")
@@ -93,30 +100,46 @@ def tune(
     # retune: spend more trials on kernels that already have records (the database keeps the best)
     done = set() if retune else set(tuned_workloads(database, all_tasks))
     new = [t for i, t in enumerate(all_tasks) if i not in done]
+    stream = sys.stderr if verbose else io.StringIO()
+    builder, runner = make_builder(target), make_runner(target)
+    deadline = start + 60 * time_budget_min if time_budget_min else None
+    seeded = []
+    if transfer and not retune and new:
+        seeded = transfer_schedules(new, database, tgt, builder, runner, deadline)
+        for s in seeded:
+            print(f"tune: {s.task_name} seeded from a tuned neighbour: {s.best_us:.1f} us "
+                  f"({s.trials} candidates)", file=stream, flush=True)
+        names = {s.task_name for s in seeded}
+        new = [t for t in new if t.task_name not in names]
     report = TuneReport(
         target=target.name, database=db_dir(target, database_dir), tasks=len(all_tasks), reused=len(done),
-        tuned=len(new), trials=0, wall_s=0.0, stopped_early=False, task_names=[t.task_name for t in new],
+        transferred=len(seeded), tuned=len(new), trials=sum(s.trials for s in seeded), wall_s=0.0,
+        stopped_early=False, task_names=[t.task_name for t in new],
+        best_us={s.task_name: s.best_us for s in seeded},
     )
-    if new:
-        per_task = max_trials_per_task or max(1, math.ceil(trials / len(new)))
+    budget = trials - report.trials  # the seeding candidates were measured trials too
+    if new and budget > 0:
+        per_task = max_trials_per_task or max(1, math.ceil(budget / len(new)))
         # MetaSchedule's own INFO log is long: it goes to files under the database, the terminal
         # gets devbench's one line per batch.
         logging.getLogger("tvm.s_tir.meta_schedule").setLevel(logging.WARNING)
         work_dir = str(report.database / "logs" / time.strftime("%Y%m%d-%H%M%S"))
         contexts, weights = ms.relax_integration.extracted_tasks_to_tune_contexts(
             new, work_dir=work_dir, strategy=search_strategy, num_threads=target.threads or "physical", seed=0)
-        deadline = start + 60 * time_budget_min if time_budget_min else None
-        progress = Progress([t.task_name for t in new], weights, deadline,
-                            stream=None if verbose else io.StringIO())
-        ms.tune_tasks(
-            tasks=contexts, task_weights=weights, work_dir=work_dir,
-            max_trials_global=trials, max_trials_per_task=per_task,
-            num_trials_per_iter=min(TRIALS_PER_ITER, per_task),
-            builder=make_builder(target), runner=make_runner(target), database=database,
-            measure_callbacks=[*ms.measure_callback.MeasureCallback.create("default"), progress],
-        )
-        report.trials = progress.trials
+        progress = Progress([t.task_name for t in new], weights, deadline, stream=stream)
+        try:
+            ms.tune_tasks(
+                tasks=contexts, task_weights=weights, work_dir=work_dir,
+                max_trials_global=budget, max_trials_per_task=per_task,
+                num_trials_per_iter=min(TRIALS_PER_ITER, per_task),
+                builder=builder, runner=runner, database=database,
+                measure_callbacks=[*ms.measure_callback.MeasureCallback.create("default"), progress],
+            )
+        except Exception:  # BudgetReached, possibly rewrapped by TVM's FFI on its way out
+            if not progress.stopped_early:
+                raise
+        report.trials += progress.trials
         report.stopped_early = progress.stopped_early
-        report.best_us = {progress.names[i]: us for i, us in progress.best_us.items()}
+        report.best_us.update({progress.names[i]: us for i, us in progress.best_us.items()})
     report.wall_s = time.monotonic() - start
     return report

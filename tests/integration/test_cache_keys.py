@@ -27,8 +27,11 @@ def test_cache_key_follows_weights_target_and_batch() -> None:
     assert artifact_key("tvm", _request(b, local), b.weights_digest) != key
     assert artifact_key("tvm", _request(a, pi4), a.weights_digest) != key
     assert artifact_key("tvm", _request(a, local, batch=2), a.weights_digest) != key
-    # threads and the board's address do not change the code: two boards of one CPU share the file
-    assert artifact_key("tvm", _request(a, replace(local, threads=1, description="x")), a.weights_digest) == key
+    # the board's description does not change the code: two boards of one CPU share the file
+    assert artifact_key("tvm", _request(a, replace(local, description="x")), a.weights_digest) == key
+    # threads do: TVM sizes its parallel loops by num-cores
+    assert artifact_key("tvm", _request(a, replace(local, threads=1)), a.weights_digest) != \
+        artifact_key("tvm", _request(a, replace(local, threads=2)), a.weights_digest)
     assert artifact_key("onnxruntime", _request(a, local), a.weights_digest) != key
 
     # an ONNX or torch.export file is target-independent: the key ignores the target

@@ -1,4 +1,4 @@
-"""Tuning writes the target's database, and a second network of the family reuses its kernels."""
+"""Tuning writes the target's database; a second network of the family reuses its kernels and seeds new ones."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from devbench.models import get_spec
 from devbench.targets import get_target
 from devbench.tuning import tune
 from devbench.tuning.database import RECORDS, WORKLOADS, database_dir
+from devbench.tuning.transfer import CANDIDATES
 
 
 def member(extra: bool) -> nn.Module:
@@ -40,7 +41,13 @@ def test_second_family_member_reuses_tuned_kernels(tmp_path: Path, monkeypatch: 
                   verbose=False)
     assert second.tasks == first.tasks + 1
     assert second.reused == first.tasks
-    assert second.tuned == 1 and 0 < second.trials < first.trials + second.trials
+    # the new, wider conv starts from the narrower one's schedule: a few candidates, no search
+    assert second.transferred == 1 and second.tuned == 0 and 0 < second.trials <= CANDIDATES
+    assert len(second.best_us) == 1 and all(us > 0 for us in second.best_us.values())
+
+    searched = tune(member(True), target, trials=4, input_shape=(3, 8, 8), search_strategy="replay-trace",
+                    verbose=False, database_dir=tmp_path / "no-transfer", transfer=False)
+    assert searched.transferred == 0 and searched.tuned == searched.tasks
 
     again = tune(member(False), target, trials=4, input_shape=(3, 8, 8), search_strategy="replay-trace",
                  verbose=False, retune=True)  # more trials on kernels the database already has
@@ -51,3 +58,14 @@ def test_second_family_member_reuses_tuned_kernels(tmp_path: Path, monkeypatch: 
     spec = replace(get_spec("wrn_10_1"), input_shape=(3, 8, 8))  # only its input shape is used here
     meta = TVMBackend().compile(CompileRequest(spec, member(True), target), tmp_path / "art")
     assert meta["tuned"] is True and meta["trials"] >= second.trials
+    assert meta["tuned_kernels"] == second.tasks  # the seeded kernel's record is applied too
+
+
+@pytest.mark.slow
+def test_time_budget_stops_after_the_batch_in_flight(tmp_path: Path) -> None:
+    target = get_target("local", threads=2)
+    report = tune(member(True), target, trials=1000, input_shape=(3, 8, 8), search_strategy="replay-trace",
+                  verbose=False, database_dir=tmp_path, time_budget_min=0.001)
+    assert report.stopped_early
+    assert 0 < report.trials < 1000  # the first batch was measured and kept, the rest not started
+    assert (database_dir(target, tmp_path) / RECORDS).stat().st_size > 0

@@ -1,0 +1,148 @@
+"""Seed a new kernel with the tuned schedules of its neighbours in the database.
+
+A network family (pruned, reduced, scaled) is made of the same kernels at other channel counts:
+a conv at 8 output channels has the loop nest of the conv at 16, with other extents. MetaSchedule
+matches records only by exact structure, so every new width would start from nothing. Here the
+best trace of each tuned kernel is replayed onto the new one, its tile sizes refitted to the new
+loop extents (inner factors kept where they still divide, so the vector width survives), and the
+few that apply are built and measured on the target like any candidate. The fastest becomes the
+new kernel's record: it costs a handful of trials instead of a search, and a later ``--retune``
+search starts from it.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+#: candidates measured per new kernel: the neighbours of closest size, after deduplication
+CANDIDATES = 4
+
+
+@dataclass
+class Transferred:
+    """One new kernel seeded from a neighbour: how many candidates were measured, and the best."""
+
+    task_name: str
+    trials: int
+    best_us: float
+
+
+def refit_tiles(extent: int, decision: list[int]) -> list[int]:
+    """A perfect tiling of ``extent`` shaped like ``decision`` (a tiling of another extent).
+
+    From the innermost factor out, each keeps what still divides the extent left; the outermost
+    takes the rest. [1, 2, 2, 4] (16) becomes [1, 1, 2, 4] for 8 and [2, 2, 2, 4] for 32.
+    """
+    new = [1] * len(decision)
+    left = extent
+    for i in range(len(decision) - 1, 0, -1):
+        new[i] = math.gcd(int(decision[i]), left)
+        left //= new[i]
+    new[0] = left
+    return new
+
+
+def _refitter(sch: Any) -> Callable[[Any, list[Any], list[Any], Any], Any]:
+    """A decision provider for ``Trace.apply_to_schedule`` that refits tile sizes to ``sch``'s loops."""
+
+    def provide(inst: Any, inputs: list[Any], _attrs: list[Any], decision: Any) -> Any:
+        if inst.kind.name != "SamplePerfectTile":
+            return decision
+        extent = int(sch.get(inputs[0]).extent)
+        return refit_tiles(extent, [int(d) for d in decision])
+
+    return provide
+
+
+def _best_traces(database: Any) -> list[tuple[Any, float]]:
+    """(trace, flops of its kernel) for the fastest record of every kernel in ``database``."""
+    from tvm_ffi import structural_hash
+    from tvm.s_tir.analysis import estimate_tir_flops
+
+    best: dict[int, Any] = {}
+    for record in database.get_all_tuning_records():
+        if not record.run_secs:
+            continue
+        key = structural_hash(record.workload.mod)
+        secs = _mean(record.run_secs)
+        if key not in best or secs < best[key][1]:
+            best[key] = (record, secs)
+    return [(r.trace, estimate_tir_flops(r.workload.mod)) for r, _ in best.values()]
+
+
+def _mean(run_secs: list[Any]) -> float:
+    return sum(float(s) for s in run_secs) / len(run_secs)
+
+
+def _candidates(mod: Any, sources: list[tuple[Any, float]], postprocs: list[Any]) -> list[Any]:
+    """Schedules of ``mod`` replayed from the closest-sized sources that apply, at most CANDIDATES."""
+    from tvm import s_tir
+    from tvm_ffi import structural_hash
+    from tvm.s_tir.analysis import estimate_tir_flops
+
+    flops = max(estimate_tir_flops(mod), 1.0)
+    ranked = sorted(sources, key=lambda s: abs(math.log(max(s[1], 1.0) / flops)))
+    found, seen = [], set()
+    for trace, _ in ranked:
+        sch = s_tir.Schedule(mod)
+        try:
+            trace.apply_to_schedule(sch, remove_postproc=True, decision_provider=_refitter(sch))
+            sch.enter_postproc()
+            if not all(p.apply(sch) for p in postprocs):
+                continue
+        except Exception:  # another kernel's trace: its blocks or loops are not in this one
+            continue
+        h = structural_hash(sch.mod)
+        if h not in seen:
+            seen.add(h)
+            found.append(sch)
+        if len(found) == CANDIDATES:
+            break
+    return found
+
+
+def transfer(tasks: list[Any], database: Any, target: Any, builder: Any, runner: Any,
+             deadline: float | None = None) -> list[Transferred]:
+    """Give each of ``tasks`` (MetaSchedule ExtractedTasks with no record) a neighbour's schedule.
+
+    Candidates are built by ``builder`` and timed by ``runner`` (the target's, as in tuning); the
+    measured ones are committed to ``database``. Tasks no neighbour's trace applies to, and those
+    not reached before ``deadline`` (``time.monotonic()``), are left for the search.
+    """
+    from tvm.s_tir import meta_schedule as ms
+
+    sources = _best_traces(database)
+    if not sources:
+        return []
+    device = "cpu" if target.kind.name == "llvm" else target.kind.name  # what the runner opens
+    done = []
+    for task in tasks:
+        if deadline is not None and time.monotonic() >= deadline:
+            break
+        mod = task.dispatched[0]
+        ctx = ms.TuneContext(mod=mod, target=target, space_generator="post-order-apply", num_threads=1)
+        schedules = _candidates(mod, sources, ctx.space_generator.postprocs)
+        if not schedules:
+            continue
+        args_info = ms.arg_info.ArgInfo.from_prim_func(mod["main"])
+        built = builder.build([ms.builder.BuilderInput(s.mod, target) for s in schedules])
+        ok = [(s, b.artifact_path) for s, b in zip(schedules, built) if b.error_msg is None]
+        futures = runner.run([ms.runner.RunnerInput(path, device, args_info) for _, path in ok])
+        workload = database.commit_workload(mod)
+        times = []
+        for (sch, path), future in zip(ok, futures):
+            result = future.result()
+            shutil.rmtree(os.path.dirname(path), ignore_errors=True)  # the builder's temporary folder
+            if result.error_msg is None and result.run_secs:
+                database.commit_tuning_record(ms.database.TuningRecord(
+                    sch.trace, workload, result.run_secs, target, args_info))
+                times.append(_mean(result.run_secs))
+        if times:
+            done.append(Transferred(task.task_name, len(ok), 1e6 * min(times)))
+    return done
