@@ -25,7 +25,7 @@ from devbench.errors import DevbenchError
 from devbench.targets import Target
 
 #: bump when the pipeline below changes in a way that changes the artifact
-PIPELINE_VERSION = "2"
+PIPELINE_VERSION = "3"
 
 
 def compiled_target_dict(target: Target) -> dict[str, Any]:
@@ -105,11 +105,19 @@ def optimize_graph(mod: Any) -> Any:
 
 
 def lower_to_tir(mod: Any, target: Any) -> Any:
-    """Legalize to TIR and fuse: the module MetaSchedule extracts its tasks from."""
+    """Legalize to TIR and fuse: the module MetaSchedule extracts its tasks from.
+
+    On CPUs, convs first take the blocked layout where the whole network allows it (see
+    :mod:`.tvm_layout`).
+    """
     import tvm
     from tvm import relax
 
+    from devbench.backends.tvm_layout import blocked_layout_applies, to_blocked_layout
+
     with target:
+        if blocked_layout_applies(mod, target):
+            mod = to_blocked_layout(mod, target)
         return tvm.transform.Sequential([
             relax.transform.LegalizeOps(),
             relax.transform.AnnotateTIROpPattern(),
@@ -149,7 +157,7 @@ def _unscheduled(mod: Any) -> int:
 
 
 def default_schedule(mod: Any, target: Any) -> Any:
-    """Give kernels without a tuned schedule a cheap one: parallel outer loops (see :mod:`.tvm_schedule`)."""
+    """Give kernels without a tuned schedule one chosen without measuring (see :mod:`.tvm_schedule`)."""
     from devbench.backends.tvm_schedule import schedule_untuned
 
     return schedule_untuned(mod, target)

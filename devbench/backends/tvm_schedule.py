@@ -1,5 +1,6 @@
 """A schedule for kernels the tuning database does not cover, chosen without measuring anything.
 
+Blocked-layout convs get the hand-written template of :mod:`.tvm_conv_template`. For the rest:
 TVM's legalized TIR, compiled as is, is a serial scalar loop nest (resnet56: ~90 ms where a tuned
 build takes ~1 ms). MetaSchedule's design space for a kernel already encodes the x86 recipe
 (multi-level tiling, parallel outer loops, vectorized inner loops); this module takes the first
@@ -47,12 +48,21 @@ def import_tensor_intrinsics() -> None:
 
 
 def schedule_untuned(mod: Any, target: Any) -> Any:
-    """Every unscheduled PrimFunc of ``mod`` replaced by a design-space sample of MetaSchedule."""
+    """Every unscheduled PrimFunc of ``mod`` scheduled without measuring anything.
+
+    Blocked-layout convs get the conv template's default knobs; every other kernel a design-space
+    sample of MetaSchedule.
+    """
     from tvm import tirx
+
+    from devbench.backends import tvm_conv_template
 
     updates = {}
     for gv, func in mod.functions_items():
         if not isinstance(func, tirx.PrimFunc) or func.attrs.get("tirx.is_scheduled", False):
+            continue
+        if tvm_conv_template.applies(func):
+            updates[gv] = tvm_conv_template.schedule(func).mod["main"].with_attr("tirx.is_scheduled", True)
             continue
         scheduled = _first_valid_sample(func, target)
         if scheduled is not None:

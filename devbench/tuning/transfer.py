@@ -13,24 +13,14 @@ search starts from it.
 from __future__ import annotations
 
 import math
-import os
-import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
+
+from devbench.tuning.measure import Seeded, mean_secs, measure_schedules
 
 #: candidates measured per new kernel: the neighbours of closest size, after deduplication
 CANDIDATES = 4
-
-
-@dataclass
-class Transferred:
-    """One new kernel seeded from a neighbour: how many candidates were measured, and the best."""
-
-    task_name: str
-    trials: int
-    best_us: float
 
 
 def refit_tiles(extent: int, decision: list[int]) -> list[int]:
@@ -62,29 +52,25 @@ def _refitter(sch: Any) -> Callable[[Any, list[Any], list[Any], Any], Any]:
 
 def _best_traces(database: Any) -> list[tuple[Any, float]]:
     """(trace, flops of its kernel) for the fastest record of every kernel in ``database``."""
-    from tvm_ffi import structural_hash
     from tvm.s_tir.analysis import estimate_tir_flops
+    from tvm_ffi import structural_hash
 
     best: dict[int, Any] = {}
     for record in database.get_all_tuning_records():
         if not record.run_secs:
             continue
         key = structural_hash(record.workload.mod)
-        secs = _mean(record.run_secs)
+        secs = mean_secs(record.run_secs)
         if key not in best or secs < best[key][1]:
             best[key] = (record, secs)
     return [(r.trace, estimate_tir_flops(r.workload.mod)) for r, _ in best.values()]
 
 
-def _mean(run_secs: list[Any]) -> float:
-    return sum(float(s) for s in run_secs) / len(run_secs)
-
-
 def _candidates(mod: Any, sources: list[tuple[Any, float]], postprocs: list[Any]) -> list[Any]:
     """Schedules of ``mod`` replayed from the closest-sized sources that apply, at most CANDIDATES."""
     from tvm import s_tir
-    from tvm_ffi import structural_hash
     from tvm.s_tir.analysis import estimate_tir_flops
+    from tvm_ffi import structural_hash
 
     flops = max(estimate_tir_flops(mod), 1.0)
     ranked = sorted(sources, key=lambda s: abs(math.log(max(s[1], 1.0) / flops)))
@@ -108,7 +94,7 @@ def _candidates(mod: Any, sources: list[tuple[Any, float]], postprocs: list[Any]
 
 
 def transfer(tasks: list[Any], database: Any, target: Any, builder: Any, runner: Any,
-             deadline: float | None = None) -> list[Transferred]:
+             deadline: float | None = None) -> list[Seeded]:
     """Give each of ``tasks`` (MetaSchedule ExtractedTasks with no record) a neighbour's schedule.
 
     Candidates are built by ``builder`` and timed by ``runner`` (the target's, as in tuning); the
@@ -118,31 +104,14 @@ def transfer(tasks: list[Any], database: Any, target: Any, builder: Any, runner:
     from tvm.s_tir import meta_schedule as ms
 
     sources = _best_traces(database)
-    if not sources:
-        return []
-    device = "cpu" if target.kind.name == "llvm" else target.kind.name  # what the runner opens
     done = []
-    for task in tasks:
+    for task in tasks if sources else []:
         if deadline is not None and time.monotonic() >= deadline:
             break
         mod = task.dispatched[0]
         ctx = ms.TuneContext(mod=mod, target=target, space_generator="post-order-apply", num_threads=1)
         schedules = _candidates(mod, sources, ctx.space_generator.postprocs)
-        if not schedules:
-            continue
-        args_info = ms.arg_info.ArgInfo.from_prim_func(mod["main"])
-        built = builder.build([ms.builder.BuilderInput(s.mod, target) for s in schedules])
-        ok = [(s, b.artifact_path) for s, b in zip(schedules, built) if b.error_msg is None]
-        futures = runner.run([ms.runner.RunnerInput(path, device, args_info) for _, path in ok])
-        workload = database.commit_workload(mod)
-        times = []
-        for (sch, path), future in zip(ok, futures):
-            result = future.result()
-            shutil.rmtree(os.path.dirname(path), ignore_errors=True)  # the builder's temporary folder
-            if result.error_msg is None and result.run_secs:
-                database.commit_tuning_record(ms.database.TuningRecord(
-                    sch.trace, workload, result.run_secs, target, args_info))
-                times.append(_mean(result.run_secs))
-        if times:
-            done.append(Transferred(task.task_name, len(ok), 1e6 * min(times)))
+        seeded = measure_schedules(task, schedules, database, target, builder, runner) if schedules else None
+        if seeded is not None:
+            done.append(seeded)
     return done

@@ -1,9 +1,10 @@
 """Tune a network's kernels with MetaSchedule into the target's shared database.
 
 Only kernels the database has no record for are tuned: a second member of a network family
-(pruned, reduced, scaled) spends trials only on the conv shapes the first did not have. Those are
-first seeded with a tuned neighbour's schedule refitted to the new shape (:mod:`.transfer`): a
-few measured candidates instead of a search. ``retune`` searches them (and every other kernel).
+(pruned, reduced, scaled) spends trials only on the conv shapes the first did not have. New kernels
+are first seeded without a search: blocked convs with the conv template's few variants
+(:mod:`.templates`), the others with a tuned neighbour's schedule refitted to the new shape
+(:mod:`.transfer`). MetaSchedule searches what is left; ``retune`` searches every kernel again.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ class TuneReport:
     database: Path
     tasks: int
     reused: int
-    transferred: int
+    seeded: int
     tuned: int
     trials: int
     wall_s: float
@@ -69,7 +70,7 @@ def tune(
     search_strategy: str = "evolutionary",
     verbose: bool = True,
     retune: bool = False,
-    transfer: bool = True,
+    seed: bool = True,
 ) -> TuneReport:
     """Tune ``network`` for ``target`` with at most ``trials`` measured candidates.
 
@@ -78,7 +79,9 @@ def tune(
     ``trials`` over the new tasks. The time budget stops tuning after the batch in flight.
     ``retune`` searches kernels the database already covers again, to add trials to a tuning.
     ``search_strategy`` "replay-trace" skips the cost-model-guided search (fast, for smoke tests).
-    ``transfer`` seeds new kernels from tuned neighbours and searches only those none fits.
+    ``seed`` first gives new kernels measured schedules without a search: the conv template's
+    variants for blocked convs, a tuned neighbour's schedule for the rest; only kernels neither
+    covers are searched.
     """
     from tvm.s_tir import meta_schedule as ms
 
@@ -87,6 +90,7 @@ def tune(
     from devbench.tuning.database import open_database, tuned_workloads
     from devbench.tuning.progress import Progress
     from devbench.tuning.runners import make_builder, make_runner
+    from devbench.tuning.templates import seed_templates
     from devbench.tuning.transfer import transfer as transfer_schedules
 
     if trials <= 0:
@@ -104,16 +108,17 @@ def tune(
     builder, runner = make_builder(target), make_runner(target)
     deadline = start + 60 * time_budget_min if time_budget_min else None
     seeded = []
-    if transfer and not retune and new:
-        seeded = transfer_schedules(new, database, tgt, builder, runner, deadline)
-        for s in seeded:
-            print(f"tune: {s.task_name} seeded from a tuned neighbour: {s.best_us:.1f} us "
-                  f"({s.trials} candidates)", file=stream, flush=True)
-        names = {s.task_name for s in seeded}
-        new = [t for t in new if t.task_name not in names]
+    if seed and not retune:
+        for how, step in (("the conv template", seed_templates), ("a tuned neighbour", transfer_schedules)):
+            for s in step(new, database, tgt, builder, runner, deadline):
+                print(f"tune: {s.task_name} seeded from {how}: {s.best_us:.1f} us ({s.trials} candidates)",
+                      file=stream, flush=True)
+                seeded.append(s)
+            names = {s.task_name for s in seeded}
+            new = [t for t in new if t.task_name not in names]
     report = TuneReport(
         target=target.name, database=db_dir(target, database_dir), tasks=len(all_tasks), reused=len(done),
-        transferred=len(seeded), tuned=len(new), trials=sum(s.trials for s in seeded), wall_s=0.0,
+        seeded=len(seeded), tuned=len(new), trials=sum(s.trials for s in seeded), wall_s=0.0,
         stopped_early=False, task_names=[t.task_name for t in new],
         best_us={s.task_name: s.best_us for s in seeded},
     )

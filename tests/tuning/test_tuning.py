@@ -11,61 +11,78 @@ from torch import nn
 
 from devbench.backends.base import CompileRequest
 from devbench.backends.tvm_backend import TVMBackend
+from devbench.backends.tvm_conv_template import VARIANTS
 from devbench.models import get_spec
 from devbench.targets import get_target
-from devbench.tuning import tune
+from devbench.tuning import TuneReport, tune
 from devbench.tuning.database import RECORDS, WORKLOADS, database_dir
 from devbench.tuning.transfer import CANDIDATES
 
 
-def member(extra: bool) -> nn.Module:
-    """A tiny 'family': the second member has the first one's convs plus one new, wider conv."""
-    layers = [nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 3, padding=1), nn.ReLU()]
+def member(extra: bool, width: int = 8) -> nn.Module:
+    """A tiny 'family': the second member has the first one's convs plus one new, wider conv.
+
+    Width 8 takes the blocked conv layout (8 divides into a vector); width 37 has no block and
+    keeps NCHW, where MetaSchedule's generic schedules are tuned.
+    """
+    layers = [nn.Conv2d(3, width, 3, padding=1), nn.ReLU(), nn.Conv2d(width, width, 3, padding=1), nn.ReLU()]
     if extra:
-        layers += [nn.Conv2d(8, 16, 3, padding=1), nn.ReLU()]
+        layers += [nn.Conv2d(width, 2 * width, 3, padding=1), nn.ReLU()]
     return nn.Sequential(*layers).eval()
 
 
+def _tune(network: nn.Module, root: Path | None = None, **kw: object) -> TuneReport:
+    return tune(network, get_target("local", threads=2), trials=4, input_shape=(3, 8, 8),
+                search_strategy="replay-trace", verbose=False, database_dir=root, **kw)
+
+
 @pytest.mark.slow
-def test_second_family_member_reuses_tuned_kernels(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_family_member_reuses_kernels_and_seeds_new_convs_from_the_template(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DEVBENCH_CACHE_DIR", str(tmp_path))
     target = get_target("local", threads=2)
-    first = tune(member(False), target, trials=4, input_shape=(3, 8, 8), search_strategy="replay-trace",
-                 verbose=False)
+    first = _tune(member(False))
     db = database_dir(target)
     assert db == tmp_path / "tuning" / "local"
     assert (db / WORKLOADS).stat().st_size > 0 and (db / RECORDS).stat().st_size > 0
-    assert first.reused == 0 and first.tuned == first.tasks and first.trials > 0
+    assert first.reused == 0 and first.seeded == 2 and first.seeded + first.tuned == first.tasks  # 2 convs
 
-    second = tune(member(True), target, trials=4, input_shape=(3, 8, 8), search_strategy="replay-trace",
-                  verbose=False)
-    assert second.tasks == first.tasks + 1
-    assert second.reused == first.tasks
-    # the new, wider conv starts from the narrower one's schedule: a few candidates, no search
-    assert second.transferred == 1 and second.tuned == 0 and 0 < second.trials <= CANDIDATES
-    assert len(second.best_us) == 1 and all(us > 0 for us in second.best_us.values())
+    second = _tune(member(True))
+    assert second.reused >= 2  # both convs of the first member
+    # the new, wider conv gets the template's variants measured: a few trials, no search
+    new_convs = [name for name in second.best_us if "conv2d_NCHWc" in name]
+    assert len(new_convs) == 1 and new_convs[0] not in second.task_names and second.best_us[new_convs[0]] > 0
+    assert second.seeded >= 1 and second.trials <= len(VARIANTS) + 4
 
-    searched = tune(member(True), target, trials=4, input_shape=(3, 8, 8), search_strategy="replay-trace",
-                    verbose=False, database_dir=tmp_path / "no-transfer", transfer=False)
-    assert searched.transferred == 0 and searched.tuned == searched.tasks
-
-    again = tune(member(False), target, trials=4, input_shape=(3, 8, 8), search_strategy="replay-trace",
-                 verbose=False, retune=True)  # more trials on kernels the database already has
-    assert again.reused == 0 and again.tuned == first.tasks and again.trials > 0
+    again = _tune(member(False), retune=True)  # more trials on kernels the database already has
+    assert again.reused == 0 and again.seeded == 0 and again.tuned == first.tasks and again.trials > 0
 
     # A later compile picks the database up by itself and says so.
     torch.manual_seed(0)
     spec = replace(get_spec("wrn_10_1"), input_shape=(3, 8, 8))  # only its input shape is used here
     meta = TVMBackend().compile(CompileRequest(spec, member(True), target), tmp_path / "art")
     assert meta["tuned"] is True and meta["trials"] >= second.trials
-    assert meta["tuned_kernels"] == second.tasks  # the seeded kernel's record is applied too
+    assert meta["tuned_kernels"] == second.tasks  # the seeded kernels' records are applied too
+
+
+@pytest.mark.slow
+def test_new_nchw_conv_is_seeded_from_a_tuned_neighbour(tmp_path: Path) -> None:
+    first = _tune(member(False, width=37), tmp_path)
+    assert first.seeded == 0 and first.tuned == first.tasks  # nothing to seed from: searched
+    second = _tune(member(True, width=37), tmp_path)
+    assert second.reused == first.tasks
+    # the new conv starts from the narrower one's schedule, refitted: a few candidates, no search
+    assert second.seeded == 1 and second.tuned == 0 and 0 < second.trials <= CANDIDATES
+
+    searched = _tune(member(True, width=37), tmp_path / "no-seed", seed=False)
+    assert searched.seeded == 0 and searched.tuned == searched.tasks
 
 
 @pytest.mark.slow
 def test_time_budget_stops_after_the_batch_in_flight(tmp_path: Path) -> None:
     target = get_target("local", threads=2)
-    report = tune(member(True), target, trials=1000, input_shape=(3, 8, 8), search_strategy="replay-trace",
-                  verbose=False, database_dir=tmp_path, time_budget_min=0.001)
+    report = tune(member(True, width=37), target, trials=1000, input_shape=(3, 8, 8),
+                  search_strategy="replay-trace", verbose=False, database_dir=tmp_path, time_budget_min=0.001)
     assert report.stopped_early
     assert 0 < report.trials < 1000  # the first batch was measured and kept, the rest not started
     assert (database_dir(target, tmp_path) / RECORDS).stat().st_size > 0
