@@ -17,6 +17,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--trials-per-task", type=positive_int, help="cap per kernel (default: trials / new kernels)")
     p.add_argument("--retune", action="store_true",
                    help="also search kernels the database already has (adds trials; the best record wins)")
+    p.add_argument("--no-seed", dest="seed", action="store_false",
+                   help="search every new kernel instead of seeding convs from the conv template and "
+                        "other kernels from tuned neighbours")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -27,9 +30,9 @@ def run(args: argparse.Namespace) -> int:
     spec, _ = resolve(args.model)  # kernels depend on shapes only, not on weight values
     target = get_target(args.target, args.targets_file, threads=args.threads)
     report = tune(spec, target, args.trials, time_budget_min=args.time_budget,
-                  max_trials_per_task=args.trials_per_task, retune=args.retune)
+                  max_trials_per_task=args.trials_per_task, retune=args.retune, seed=args.seed)
     stop = " (time budget reached)" if report.stopped_early else ""
     print(f"tuned {args.model} for {target.name}: {report.tasks} kernels, {report.reused} reused from the database, "
-          f"{report.tuned} tuned with {report.trials} trials in {report.wall_s:.0f} s{stop}; "
-          f"database {report.database}")
+          f"{report.seeded} seeded and {report.tuned} searched with {report.trials} trials in {report.wall_s:.0f} s"
+          f"{stop}; kernels sum to ~{report.network_ms:.2f} ms; database {report.database}")
     return 0

@@ -65,3 +65,20 @@ def records_for(database: Any, mod: Any, target: Any) -> int:
         if database.has_workload(wl_mod):
             total += len(database.get_top_k(database.commit_workload(wl_mod), 1 << 30))
     return total
+
+
+def network_ms(database: Any, tasks: list[Any]) -> float:
+    """The network's latency as the database sees it: each kernel's best record x its calls, in ms.
+
+    Kernels without a record count as zero, so this is a lower bound until every kernel is tuned.
+    """
+    total = 0.0
+    for task in tasks:
+        mod = task.dispatched[0]
+        if not database.has_workload(mod):
+            continue
+        top = database.get_top_k(database.commit_workload(mod), 1)
+        if top and top[0].run_secs:
+            secs = [float(s) for s in top[0].run_secs]
+            total += 1e3 * sum(secs) / len(secs) * task.weight
+    return total

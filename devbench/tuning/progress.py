@@ -25,9 +25,10 @@ class Progress(ms.measure_callback.PyMeasureCallback):
     """Measure callback that prints progress and enforces the deadline."""
 
     def __init__(self, names: list[str], weights: list[float], deadline: float | None,
-                 stream: TextIO | None = None) -> None:
+                 stream: TextIO | None = None, known_ms: float = 0.0) -> None:
         self.names = names
         self.weights = weights
+        self.known_ms = known_ms  # the network's kernels not searched here (reused, seeded), already timed
         self.deadline = deadline
         self.stream = stream or sys.stderr
         self.start = time.monotonic()
@@ -37,6 +38,14 @@ class Progress(ms.measure_callback.PyMeasureCallback):
 
     def apply(self, task_scheduler: Any, task_id: int, measure_candidates: Any, builder_results: Any,
               runner_results: Any) -> None:
+        now = time.monotonic()
+        if runner_results:  # none: a task whose search space is exhausted, nothing new to say
+            self._report(task_scheduler, task_id, runner_results, now)
+        if self.deadline is not None and now >= self.deadline:
+            self.stopped_early = True
+            raise BudgetReached(f"time budget reached after {self.trials} trials")
+
+    def _report(self, task_scheduler: Any, task_id: int, runner_results: Any, now: float) -> None:
         self.trials += len(runner_results)
         for r in runner_results:
             if r.run_secs:
@@ -44,14 +53,10 @@ class Progress(ms.measure_callback.PyMeasureCallback):
                 self.best_us[task_id] = min(self.best_us.get(task_id, float("inf")), us)
         tasks = task_scheduler.tasks_
         done = sum(1 for t in tasks if t.is_terminated)
-        now = time.monotonic()
         # Network estimate: sum over tasks of best kernel time x how often the network calls it.
-        est_ms = sum(self.best_us.get(i, 0.0) * w for i, w in enumerate(self.weights)) / 1e3
+        est_ms = self.known_ms + sum(self.best_us.get(i, 0.0) * w for i, w in enumerate(self.weights)) / 1e3
         left = f", {max(0.0, self.deadline - now) / 60:.1f} min left" if self.deadline else ""
         print(f"tune: {self.trials} trials, tasks done {done}/{len(tasks)}, {self.names[task_id]} best "
               f"{self.best_us.get(task_id, float('nan')):.1f} us, network ~{est_ms:.2f} ms "
               f"({len(self.best_us)}/{len(tasks)} tasks measured), {now - self.start:.0f} s{left}",
               file=self.stream, flush=True)
-        if self.deadline is not None and now >= self.deadline:
-            self.stopped_early = True
-            raise BudgetReached(f"time budget reached after {self.trials} trials")

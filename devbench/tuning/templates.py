@@ -7,23 +7,19 @@ generic space needs thousands to come close.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from devbench.tuning.measure import Seeded, measure_schedules
 
 
-def seed_templates(tasks: list[Any], database: Any, target: Any, builder: Any, runner: Any,
-                   deadline: float | None = None) -> list[Seeded]:
+def seed_templates(tasks: list[Any], database: Any, target: Any, builder: Any, runner: Any) -> list[Seeded]:
     """Measure every template variant of each blocked conv among ``tasks``; commit them to ``database``."""
     from tvm_ffi import structural_hash
 
     from devbench.backends import tvm_conv_template as template
 
-    done = []
+    candidates = []
     for task in tasks:
-        if deadline is not None and time.monotonic() >= deadline:
-            break
         func = task.dispatched[0]["main"]
         if not template.applies(func):
             continue
@@ -31,7 +27,5 @@ def seed_templates(tasks: list[Any], database: Any, target: Any, builder: Any, r
         for knobs in template.VARIANTS:  # narrow layers make some variants the same schedule
             sch = template.schedule(func, knobs)
             variants.setdefault(structural_hash(sch.mod), sch)
-        seeded = measure_schedules(task, list(variants.values()), database, target, builder, runner)
-        if seeded is not None:
-            done.append(seeded)
-    return done
+        candidates.append((task, list(variants.values())))
+    return measure_schedules(candidates, database, target, builder, runner)

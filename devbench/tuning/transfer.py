@@ -13,7 +13,6 @@ search starts from it.
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -93,25 +92,21 @@ def _candidates(mod: Any, sources: list[tuple[Any, float]], postprocs: list[Any]
     return found
 
 
-def transfer(tasks: list[Any], database: Any, target: Any, builder: Any, runner: Any,
-             deadline: float | None = None) -> list[Seeded]:
+def transfer(tasks: list[Any], database: Any, target: Any, builder: Any, runner: Any) -> list[Seeded]:
     """Give each of ``tasks`` (MetaSchedule ExtractedTasks with no record) a neighbour's schedule.
 
     Candidates are built by ``builder`` and timed by ``runner`` (the target's, as in tuning); the
-    measured ones are committed to ``database``. Tasks no neighbour's trace applies to, and those
-    not reached before ``deadline`` (``time.monotonic()``), are left for the search.
+    measured ones are committed to ``database``. Tasks no neighbour's trace applies to are left for
+    the search.
     """
     from tvm.s_tir import meta_schedule as ms
 
     sources = _best_traces(database)
-    done = []
+    candidates = []
     for task in tasks if sources else []:
-        if deadline is not None and time.monotonic() >= deadline:
-            break
         mod = task.dispatched[0]
         ctx = ms.TuneContext(mod=mod, target=target, space_generator="post-order-apply", num_threads=1)
         schedules = _candidates(mod, sources, ctx.space_generator.postprocs)
-        seeded = measure_schedules(task, schedules, database, target, builder, runner) if schedules else None
-        if seeded is not None:
-            done.append(seeded)
-    return done
+        if schedules:
+            candidates.append((task, schedules))
+    return measure_schedules(candidates, database, target, builder, runner)

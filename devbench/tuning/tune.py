@@ -40,6 +40,7 @@ class TuneReport:
     trials: int
     wall_s: float
     stopped_early: bool
+    network_ms: float = 0.0
     task_names: list[str] = field(default_factory=list)
     best_us: dict[str, float] = field(default_factory=dict)
 
@@ -87,7 +88,7 @@ def tune(
 
     from devbench.backends.tvm_backend import prepare, tvm_target
     from devbench.tuning.database import database_dir as db_dir
-    from devbench.tuning.database import open_database, tuned_workloads
+    from devbench.tuning.database import network_ms, open_database, tuned_workloads
     from devbench.tuning.progress import Progress
     from devbench.tuning.runners import make_builder, make_runner
     from devbench.tuning.templates import seed_templates
@@ -106,11 +107,10 @@ def tune(
     new = [t for i, t in enumerate(all_tasks) if i not in done]
     stream = sys.stderr if verbose else io.StringIO()
     builder, runner = make_builder(target), make_runner(target)
-    deadline = start + 60 * time_budget_min if time_budget_min else None
     seeded = []
-    if seed and not retune:
+    if seed and not retune:  # a few candidates per kernel: not worth a deadline check
         for how, step in (("the conv template", seed_templates), ("a tuned neighbour", transfer_schedules)):
-            for s in step(new, database, tgt, builder, runner, deadline):
+            for s in step(new, database, tgt, builder, runner):
                 print(f"tune: {s.task_name} seeded from {how}: {s.best_us:.1f} us ({s.trials} candidates)",
                       file=stream, flush=True)
                 seeded.append(s)
@@ -125,13 +125,16 @@ def tune(
     budget = trials - report.trials  # the seeding candidates were measured trials too
     if new and budget > 0:
         per_task = max_trials_per_task or max(1, math.ceil(budget / len(new)))
+        deadline = start + 60 * time_budget_min if time_budget_min else None
         # MetaSchedule's own INFO log is long: it goes to files under the database, the terminal
         # gets devbench's one line per batch.
         logging.getLogger("tvm.s_tir.meta_schedule").setLevel(logging.WARNING)
         work_dir = str(report.database / "logs" / time.strftime("%Y%m%d-%H%M%S"))
         contexts, weights = ms.relax_integration.extracted_tasks_to_tune_contexts(
             new, work_dir=work_dir, strategy=search_strategy, num_threads=target.threads or "physical", seed=0)
-        progress = Progress([t.task_name for t in new], weights, deadline, stream=stream)
+        searched = {id(t) for t in new}
+        progress = Progress([t.task_name for t in new], weights, deadline, stream=stream,
+                            known_ms=network_ms(database, [t for t in all_tasks if id(t) not in searched]))
         try:
             ms.tune_tasks(
                 tasks=contexts, task_weights=weights, work_dir=work_dir,
@@ -146,5 +149,6 @@ def tune(
         report.trials += progress.trials
         report.stopped_early = progress.stopped_early
         report.best_us.update({progress.names[i]: us for i, us in progress.best_us.items()})
+    report.network_ms = network_ms(database, all_tasks)
     report.wall_s = time.monotonic() - start
     return report
