@@ -9,7 +9,8 @@ Pruned and reduced networks have odd widths (13, 27): their tensors take the lar
 divides (27 -> 9) or the whole channel axis (13), a vector with some lanes masked. Each tensor's
 block follows from its channel count alone, so a producer and its consumers always agree and no
 layout transform appears between convs. A network with a channel count no block fits (a prime
-above two vectors) keeps NCHW altogether, and MetaSchedule's generic schedules.
+above two vectors), or with a channel concat (DenseNet: the joined tensors' blocks differ), keeps
+NCHW altogether, and MetaSchedule's generic schedules.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 CONV = "relax.nn.conv2d"
+CONCAT = "relax.concat"
 
 
 def channel_block(target: Any) -> int:
@@ -26,15 +28,17 @@ def channel_block(target: Any) -> int:
     return max(1, int(codegen.llvm_get_vector_width(target)) // 32)
 
 
-def _conv_calls(mod: Any) -> list[Any]:
+def _calls(mod: Any) -> list[Any]:
+    """Every operator call in ``mod``'s Relax functions."""
     from tvm import relax
+    from tvm.ir import Op
 
     calls = []
 
     @relax.expr_functor.visitor
     class _Collect(relax.PyExprVisitor):
         def visit_call_(self, call: Any) -> None:
-            if getattr(call.op, "name", "") == CONV:
+            if isinstance(call.op, Op):
                 calls.append(call)
             super().visit_call_(call)
 
@@ -79,8 +83,12 @@ def blocked_layout_applies(mod: Any, target: Any) -> bool:
     if target.kind.name != "llvm":
         return False
     lanes = channel_block(target)
-    calls = _conv_calls(mod)
-    return lanes >= 4 and bool(calls) and all(_fits(c, lanes) for c in calls)
+    calls = _calls(mod)
+    convs = [c for c in calls if c.op.name == CONV]
+    # a concat (DenseNet) joins tensors of different blocks, which TVM's layout inference rejects
+    if any(c.op.name == CONCAT for c in calls):
+        return False
+    return lanes >= 4 and bool(convs) and all(_fits(c, lanes) for c in convs)
 
 
 def to_blocked_layout(mod: Any, target: Any) -> Any:

@@ -1,4 +1,4 @@
-"""The blocked conv layout: which channel block a tensor gets, and that networks take it or not."""
+"""The blocked conv layout: which channel block a tensor gets, and which networks take it."""
 
 from __future__ import annotations
 
@@ -36,3 +36,7 @@ def test_registered_networks_take_the_blocked_layout_on_avx512() -> None:
         with target:
             assert blocked_layout_applies(mod, target)
         assert not blocked_layout_applies(mod, cuda)  # GPUs keep NCHW
+    model = load_model("densenet_bc_40")  # concats of 12-channel tensors onto blocks of 16
+    mod = optimize_graph(import_network(model.module, torch.randn(1, *model.spec.input_shape))[0])
+    with target:
+        assert not blocked_layout_applies(mod, target)
