@@ -128,7 +128,12 @@ def tune(
         deadline = start + 60 * time_budget_min if time_budget_min else None
         # MetaSchedule's own INFO log is long: it goes to files under the database, the terminal
         # gets devbench's one line per batch.
-        logging.getLogger("tvm.s_tir.meta_schedule").setLevel(logging.WARNING)
+        ms_logger = logging.getLogger("tvm.s_tir.meta_schedule")
+        ms_logger.setLevel(logging.WARNING)
+        # MetaSchedule re-configures this logger by handler *name* on every tune; an unnamed handler
+        # someone else attached (pytest's log capture, a notebook's) makes it fail (AttributeError on the name)
+        for handler in [h for h in ms_logger.handlers if h.get_name() is None]:
+            ms_logger.removeHandler(handler)
         work_dir = str(report.database / "logs" / time.strftime("%Y%m%d-%H%M%S"))
         contexts, weights = ms.relax_integration.extracted_tasks_to_tune_contexts(
             new, work_dir=work_dir, strategy=search_strategy, num_threads=target.threads or "physical", seed=0)
