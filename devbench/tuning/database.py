@@ -79,6 +79,10 @@ def network_ms(database: Any, tasks: list[Any]) -> float:
             continue
         top = database.get_top_k(database.commit_workload(mod), 1)
         if top and top[0].run_secs:
-            secs = [float(s) for s in top[0].run_secs]
-            total += 1e3 * sum(secs) / len(secs) * task.weight
+            total += 1e3 * mean_secs(top[0].run_secs) * task.weight
     return total
+
+
+def mean_secs(run_secs: list[Any]) -> float:
+    """The mean of a record's or a runner result's ``run_secs`` (TVM float objects)."""
+    return sum(float(s) for s in run_secs) / len(run_secs)

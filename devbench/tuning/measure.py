@@ -12,6 +12,8 @@ import shutil
 from dataclasses import dataclass
 from typing import Any
 
+from devbench.tuning.database import mean_secs
+
 
 @dataclass
 class Seeded:
@@ -52,8 +54,3 @@ def measure_schedules(candidates: list[tuple[Any, list[Any]]], database: Any, ta
             us = 1e6 * mean_secs(result.run_secs)
             best[task.task_name] = min(best.get(task.task_name, us), us)
     return [Seeded(name, tried[name], us) for name, us in best.items()]
-
-
-def mean_secs(run_secs: list[Any]) -> float:
-    """The mean of a record's or result's ``run_secs`` (TVM float objects)."""
-    return sum(float(s) for s in run_secs) / len(run_secs)

@@ -15,6 +15,8 @@ from typing import Any, TextIO
 from tvm.ir.utils import derived_object
 from tvm.s_tir import meta_schedule as ms
 
+from devbench.tuning.database import mean_secs
+
 
 class BudgetReached(Exception):
     """Raised from the measure callback to stop MetaSchedule once the time budget is spent."""
@@ -49,7 +51,7 @@ class Progress(ms.measure_callback.PyMeasureCallback):
         self.trials += len(runner_results)
         for r in runner_results:
             if r.run_secs:
-                us = 1e6 * sum(float(s) for s in r.run_secs) / len(r.run_secs)
+                us = 1e6 * mean_secs(r.run_secs)
                 self.best_us[task_id] = min(self.best_us.get(task_id, float("inf")), us)
         tasks = task_scheduler.tasks_
         done = sum(1 for t in tasks if t.is_terminated)

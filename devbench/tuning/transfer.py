@@ -16,7 +16,8 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from devbench.tuning.measure import Seeded, mean_secs, measure_schedules
+from devbench.tuning.database import mean_secs
+from devbench.tuning.measure import Seeded, measure_schedules
 
 #: candidates measured per new kernel: the neighbours of closest size, after deduplication
 CANDIDATES = 4
