@@ -1,6 +1,6 @@
 """``devbench doctor``: what a board has, and what it lacks for the backends its target lists.
 
-The board is asked through its own transport (``runner.py --probe``), so the answer comes from
+The board is asked through its own transport (``runner.py --mode probe``), so the answer comes from
 the same Python, over the same connection, that a measurement would use.
 """
 
@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any
 
+from devbench.board.protocol import RunRequest
 from devbench.errors import DevbenchError
 from devbench.targets import Target
 from devbench.transports import BoardJob, open_transport
@@ -118,7 +119,7 @@ def check_backends(target: Target, probe: dict[str, Any]) -> list[BackendCheck]:
 
 
 def probe(target: Target, trust_new_host: bool = False) -> dict[str, Any]:
-    """``runner.py --probe`` on the board, through the target's transport."""
+    """``runner.py --mode probe`` on the board, through the target's transport."""
     if target.transport == "rpc":
         raise DevbenchError(
             f"doctor cannot probe {target.name}: an RPC farm board runs no devbench script; "
@@ -126,7 +127,7 @@ def probe(target: Target, trust_new_host: bool = False) -> dict[str, Any]:
         )
     transport = open_transport(target, trust_new_host=trust_new_host)
     try:
-        result = transport.run(BoardJob(files={}, args=["--probe", "--out", "probe.json"], timeout_s=300.0))
+        result = transport.run(BoardJob(files={}, request=RunRequest(mode="probe", out="probe.json"), timeout_s=300.0))
     except DevbenchError as e:
         if "No module named 'numpy'" in str(e):  # the board script itself needs numpy
             raise DevbenchError(

@@ -11,37 +11,102 @@ import io
 import json
 from collections.abc import Sequence
 from dataclasses import asdict
+from datetime import UTC, datetime
 from typing import Any
 
 from tabulate import tabulate
 
+from devbench.compare import Comparison
 from devbench.results import ResultRow
 
-FORMATS = ("markdown", "csv", "json")
 
-#: (column, how to get it from a row); the first columns are the CLI contract (model ... max_abs_err)
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, tz=UTC).isoformat(timespec="seconds")
+
+
+def _ci(r: ResultRow, end: str) -> float | None:
+    """The row's interval bound; none for an unstable row (its interval would claim too much)."""
+    return None if r.unstable else getattr(r, f"ci95_{end}_ms")
+
+
+def _ci_text(r: ResultRow) -> str | None:
+    if r.status != "ok":
+        return None
+    if r.unstable:
+        return "unstable"
+    if r.ci95_low_ms is None:
+        return f"none ({r.rounds} rounds)"
+    return f"{r.ci95_low_ms:.3f}-{r.ci95_high_ms:.3f}"
+
+
+def _tuning(r: ResultRow) -> str:
+    if r.backend != "tvm":
+        return ""
+    return f"tuned ({r.trials} trials)" if r.tuned else "untuned"
+
+
+#: (column, how to get it from a row): the markdown table, short enough for a terminal
 TABLE_COLUMNS: list[tuple[str, Any]] = [
     ("model", lambda r: r.model),
     ("target", lambda r: r.target + (" (emulated)" if r.emulated else "")),
     ("backend", lambda r: r.backend + (f" (tuned {r.trials})" if r.tuned else "")),
     ("median_ms", lambda r: r.median_ms),
+    ("ci95_ms", _ci_text),
+    ("rounds", lambda r: r.rounds),
     ("p90_ms", lambda r: r.p90_ms),
-    ("std_ms", lambda r: r.std_ms),
-    ("ci95_ms", lambda r: None if r.ci95_low_ms is None else f"{r.ci95_low_ms:.3f}-{r.ci95_high_ms:.3f}"),
-    ("n", lambda r: r.n_samples),
     ("max_abs_err", lambda r: r.max_abs_err),
     ("check", lambda r: r.output_check),
+    ("top1_err", lambda r: r.top1_error if r.top1_error is not None else r.trained_error),
     ("params", lambda r: r.params),
     ("macs_M", lambda r: None if r.macs is None else round(r.macs / 1e6, 3)),
-    ("batch", lambda r: r.batch),
-    ("threads", lambda r: r.threads),
+    ("load_s", lambda r: r.load_s),
+    ("rss_MB", lambda r: None if r.peak_rss_mb is None else round(r.peak_rss_mb, 1)),
     ("weights", lambda r: r.weights),
     ("status", lambda r: r.status if not r.error else f"{r.status}: {r.error}"),
 ]
 
+#: CSV and JSON: every number numeric, one column per fact (the first six are a stable prefix)
+DATA_COLUMNS: list[tuple[str, Any]] = [
+    ("model", lambda r: r.model),
+    ("target", lambda r: r.target),
+    ("backend", lambda r: r.backend),
+    ("median_ms", lambda r: r.median_ms),
+    ("p90_ms", lambda r: r.p90_ms),
+    ("std_ms", lambda r: r.std_ms),
+    ("ci95_low_ms", lambda r: _ci(r, "low")),
+    ("ci95_high_ms", lambda r: _ci(r, "high")),
+    ("rounds", lambda r: r.rounds),
+    ("n", lambda r: r.n_samples),
+    ("between_round_cv", lambda r: r.between_round_cv),
+    ("unstable", lambda r: r.unstable),
+    ("max_abs_err", lambda r: r.max_abs_err),
+    ("check", lambda r: r.output_check),
+    ("top1_error", lambda r: r.top1_error),
+    ("trained_error", lambda r: r.trained_error),
+    ("params", lambda r: r.params),
+    ("macs", lambda r: r.macs),
+    ("arm", lambda r: r.arm),
+    ("family", lambda r: r.family),
+    ("batch", lambda r: r.batch),
+    ("threads", lambda r: r.threads),
+    ("weights", lambda r: r.weights),
+    ("emulated", lambda r: r.emulated),
+    ("tuning", _tuning),
+    ("trials", lambda r: r.trials),
+    ("tuning_db", lambda r: r.tuning_db),
+    ("load_s", lambda r: r.load_s),
+    ("first_result_s", lambda r: r.first_result_s),
+    ("peak_rss_mb", lambda r: r.peak_rss_mb),
+    ("artifact_mb", lambda r: r.artifact_mb),
+    ("created", lambda r: _iso(r.created)),
+    ("status", lambda r: r.status),
+    ("error", lambda r: r.error),
+]
 
-def table_rows(rows: Sequence[ResultRow]) -> list[dict[str, Any]]:
-    return [{name: get(r) for name, get in TABLE_COLUMNS} for r in rows]
+
+def table_rows(rows: Sequence[ResultRow], fmt: str = "markdown") -> list[dict[str, Any]]:
+    columns = TABLE_COLUMNS if fmt == "markdown" else DATA_COLUMNS
+    return [{name: get(r) for name, get in columns} for r in rows]
 
 
 def _fmt(value: Any) -> Any:
@@ -74,7 +139,7 @@ def render(rows: Sequence[ResultRow], fmt: str = "markdown", full: bool = False)
     """Render result rows; ``full`` JSON includes every field, samples and environment included."""
     if fmt == "json" and full:
         return json.dumps([asdict(r) for r in rows], indent=2, default=str)
-    return render_records(table_rows(rows), fmt)
+    return render_records(table_rows(rows, fmt), fmt)
 
 
 def fastest(rows: Sequence[ResultRow]) -> list[dict[str, Any]]:
@@ -98,3 +163,31 @@ def fastest(rows: Sequence[ResultRow]) -> list[dict[str, Any]]:
             "speedup_vs_runner_up": round(runner_up.median_ms / best.median_ms, 2) if runner_up else None,
         })
     return out
+
+
+def render_comparisons(comparisons: Sequence[Comparison], fmt: str = "markdown") -> str:
+    """``devbench compare``'s answer: JSON and CSV with every field, markdown as a sentence per pair."""
+    records = [c.as_dict() for c in comparisons]
+    if fmt != "markdown":
+        return render_records(records, fmt)
+    table = [{
+        "model": c.model, "baseline": c.baseline, "target": c.target + (" (emulated)" if c.emulated else ""),
+        "backend": c.backend, "ratio": c.ratio,
+        "ratio_ci95": None if c.ratio_ci_low is None else f"{c.ratio_ci_low:.3f}-{c.ratio_ci_high:.3f}",
+        "rounds": c.rounds, "verdict": c.verdict, "ms": c.median_ms, "baseline_ms": c.baseline_median_ms,
+        "params": c.params, "macs_M": None if c.macs is None else round(c.macs / 1e6, 3),
+        "test_err": c.test_error, "baseline_test_err": c.baseline_test_error,
+    } for c in comparisons]
+    lines = [render_records(table, fmt), ""]
+    for c in comparisons:
+        lines.append(f"{c.model} vs {c.baseline} on {c.target} with {c.backend}: {sentence(c)}")
+    return "\n".join(lines)
+
+
+def sentence(c: Comparison) -> str:
+    """hyperfine's way: "0.82x the latency (0.80-0.84, 10 rounds): faster"."""
+    if c.verdict == "error":
+        return f"error: {c.why}"
+    ci = "no interval" if c.ratio_ci_low is None else f"95% CI {c.ratio_ci_low:.3f}-{c.ratio_ci_high:.3f}"
+    text = f"{c.ratio:.3f}x the baseline's latency ({ci}, {c.rounds} rounds): {c.verdict}"
+    return text + (f" ({c.why})" if c.why else "")

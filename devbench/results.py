@@ -1,8 +1,9 @@
-"""The results database: one SQLite row per measured job, appended as soon as it is measured.
+"""The results database: one SQLite row per measured job, appended as soon as its rounds are done.
 
 Rows are never updated, so a crash or a failing board later in a command loses nothing already
 measured; ``--resume`` skips job ids that already have a successful row. WAL mode lets several
-board workers append while a report reads.
+board workers append while a report reads. The schema is versioned (``PRAGMA user_version``): a
+database made by an older devbench gains the new columns when it is opened, and keeps its rows.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import json
 import sqlite3
 import time
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -41,25 +42,53 @@ class ResultRow:
     ci95_high_ms: float | None = None
     n_samples: int = 0
     warmup: int = 0
+    #: rounds (fresh runner processes) the row's samples come from, and each round's median
+    rounds: int = 0
+    round_medians_ms: list[float] = field(default_factory=list)
+    between_round_cv: float | None = None
+    #: why the row cannot be trusted (rounds disagree, other load...); empty when it can
+    unstable: str = ""
     max_abs_err: float | None = None
     top1_agreement: float | None = None
     output_check: str = "off"  # "pass", "FAIL" or "off"
     params: int | None = None
     macs: int | None = None
     weights: str = "random"  # "trained" (a weights file) or "random" (architecture only)
+    #: the spec's provenance: base, pruned, reduced, scratch or family; and its family
+    arm: str = ""
+    family: str = ""
+    #: top-1 error of the deployed artifact on the full test set, measured on the board (--accuracy)
+    top1_error: float | None = None
+    #: the test error the spec's training recorded (not measured on the board)
+    trained_error: float | None = None
     tuned: bool = False
     trials: int = 0
+    #: fingerprint of the tuning database the TVM artifact was built with ("" for other backends)
+    tuning_db: str = ""
     emulated: bool = False
     artifact_key: str = ""
+    artifact_mb: float | None = None
+    #: loading the artifact, the first inference (seconds, medians over rounds), the runner's peak RSS
+    load_s: float | None = None
     first_result_s: float | None = None
+    peak_rss_mb: float | None = None
     error: str = ""
     created: float = field(default_factory=time.time)
     samples_ms: list[float] = field(default_factory=list)
+    #: per round: what the runner saw besides its own work (other processes' CPU, steal, frequency...)
+    conditions: list[dict[str, Any]] = field(default_factory=list)
     environment: dict[str, Any] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def config(self) -> tuple[str, str, str, int, int]:
+        """What a report shows once: the newest good row per (model, target, backend, batch, threads)."""
+        return (self.model, self.target, self.backend, self.batch, self.threads)
 
-JSON_COLUMNS = ("samples_ms", "environment", "meta")
+
+JSON_COLUMNS = ("samples_ms", "round_medians_ms", "conditions", "environment", "meta")
+#: bumped when a column is added; opening an older database adds the missing columns
+SCHEMA_VERSION = 2
 _SQL_TYPES = {int: "INTEGER", float: "REAL", bool: "INTEGER", str: "TEXT"}
 
 
@@ -82,20 +111,38 @@ class ResultStore:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
             self.conn.execute("PRAGMA journal_mode=WAL")
-            cols = ", ".join(f"{f.name} {_column_type(f)}" for f in fields(ResultRow))
-            self.conn.execute(f"CREATE TABLE IF NOT EXISTS results (id INTEGER PRIMARY KEY AUTOINCREMENT, {cols})")
-            self.conn.execute("CREATE INDEX IF NOT EXISTS results_job ON results (job_id)")
-            self.conn.commit()
-        except sqlite3.DatabaseError as e:
+            self._migrate()
+        except (sqlite3.DatabaseError, OSError) as e:
             raise DevbenchError(f"cannot open results database {self.path}: {e}") from None
+
+    def _migrate(self) -> None:
+        """Create the table, or add the columns a newer devbench introduced; refuse a database
+        from a newer devbench rather than misread it."""
+        version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise DevbenchError(f"results database {self.path} was written by a newer devbench "
+                                f"(schema {version}, this one reads up to {SCHEMA_VERSION})")
+        cols = ", ".join(f"{f.name} {_column_type(f)}" for f in fields(ResultRow))
+        with self.conn:
+            self.conn.execute(f"CREATE TABLE IF NOT EXISTS results (id INTEGER PRIMARY KEY AUTOINCREMENT, {cols})")
+            have = {r[1] for r in self.conn.execute("PRAGMA table_info(results)")}
+            for f in fields(ResultRow):
+                if f.name not in have:
+                    self.conn.execute(f"ALTER TABLE results ADD COLUMN {f.name} {_column_type(f)}")
+            self.conn.execute("CREATE INDEX IF NOT EXISTS results_job ON results (job_id)")
+            self.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def add(self, row: ResultRow) -> None:
         d = asdict(row)
         for c in JSON_COLUMNS:
             d[c] = json.dumps(d[c], default=str)
         marks = ", ".join("?" for _ in COLUMNS)
-        with self.conn:
-            self.conn.execute(f"INSERT INTO results ({', '.join(COLUMNS)}) VALUES ({marks})", [d[c] for c in COLUMNS])
+        try:
+            with self.conn:
+                self.conn.execute(f"INSERT INTO results ({', '.join(COLUMNS)}) VALUES ({marks})",
+                                  [d[c] for c in COLUMNS])
+        except sqlite3.DatabaseError as e:
+            raise DevbenchError(f"cannot write to results database {self.path}: {e}") from None
 
     def done_job_ids(self) -> set[str]:
         """Job ids with a successful row: what ``--resume`` skips."""
@@ -107,11 +154,13 @@ class ResultStore:
         targets: Iterable[str] = (),
         backends: Iterable[str] = (),
         latest_only: bool = True,
+        job_ids: Iterable[str] = (),
     ) -> list[ResultRow]:
-        """Rows matching the filters, oldest first; ``latest_only`` keeps the newest row per
-        (model, target, backend, batch, threads) so a report shows each measurement once."""
+        """Rows matching the filters, oldest first. ``latest_only`` keeps one row per configuration
+        (:attr:`ResultRow.config`): the newest ``ok`` one, else the newest attempt, so a failed
+        rerun never hides a good measurement."""
         where, args = [], []
-        for col, values in (("model", models), ("target", targets), ("backend", backends)):
+        for col, values in (("model", models), ("target", targets), ("backend", backends), ("job_id", job_ids)):
             values = list(values)
             if values:
                 where.append(f"{col} IN ({', '.join('?' for _ in values)})")
@@ -121,17 +170,28 @@ class ResultStore:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY id"
         out = []
-        for rec in self.conn.execute(sql, args):
+        try:
+            records = self.conn.execute(sql, args).fetchall()
+        except sqlite3.DatabaseError as e:
+            raise DevbenchError(f"cannot read results database {self.path}: {e}") from None
+        for rec in records:
             d = dict(zip(COLUMNS, rec, strict=True))
+            for f in fields(ResultRow):
+                if d[f.name] is None and f.default_factory is not MISSING:  # a column added after the row
+                    d[f.name] = f.default_factory()
+                elif d[f.name] is None and f.default is not None and f.default is not MISSING:
+                    d[f.name] = f.default
             for c in JSON_COLUMNS:
-                d[c] = json.loads(d[c]) if d[c] else ([] if c == "samples_ms" else {})
+                if isinstance(d[c], str):
+                    d[c] = json.loads(d[c]) if d[c] else ([] if c in ("samples_ms", "round_medians_ms") else {})
             for c in ("tuned", "emulated"):
                 d[c] = bool(d[c])
             out.append(ResultRow(**d))
         if latest_only:
             latest: dict[tuple, ResultRow] = {}
             for r in out:
-                latest[(r.model, r.target, r.backend, r.batch, r.threads)] = r
+                if r.status == "ok" or latest.get(r.config, r).status != "ok":
+                    latest[r.config] = r
             out = sorted(latest.values(), key=lambda r: r.created)
         return out
 

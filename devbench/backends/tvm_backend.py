@@ -193,7 +193,7 @@ class TVMBackend:
                 f"target={json.dumps(compiled_target_dict(target), sort_keys=True)};cc={target.cross_compiler}")
 
     def compile(self, request: CompileRequest, out_dir: Path) -> dict[str, Any]:
-        from devbench.tuning.database import open_database, records_for
+        from devbench.tuning.database import database_fingerprint, open_database, records_for
 
         target = tvm_target(request.target)
         mod, frontend = prepare(request.module, example_input(request), target)
@@ -210,6 +210,7 @@ class TVMBackend:
             "tuned_kernels": tuned_kernels,
             "trials": trials,
             "database": str(database_path(request.target)) if database is not None else None,
+            "tuning_db": database_fingerprint(request.target) if database is not None else "",
         }
 
 

@@ -4,9 +4,14 @@ This file is copied to the board and run with the board's own Python. It imports
 standard library, numpy and the one runtime it measures (TVM runtime, onnxruntime or torch), so a
 board needs no devbench install. Usage::
 
-    python3 runner.py --backend tvm --artifact model.so --input input.npy --threads 4 \
+    python3 runner.py --mode measure --backend tvm --artifact model.so --input input.npy --threads 4 \
         --warmup 10 --repeats 100 --out result.json
-    python3 runner.py --probe --out probe.json       # what this board has (devbench doctor)
+    python3 runner.py --mode probe --out probe.json       # what this board has (devbench doctor)
+    python3 runner.py --mode accuracy --backend tvm --artifact model.so --input images.npy \
+        --labels labels.npy --out result.json             # top-1 error of the deployed artifact
+
+The arguments are :class:`protocol.RunRequest`'s fields (``protocol.py`` is uploaded beside this
+file).
 
 Every sample is one inference of the whole batch, in milliseconds. TVM is timed with its own
 ``time_evaluator`` (a C++ loop, number=1 so each repeat is one run); onnxruntime and torch with
@@ -15,22 +20,24 @@ Every sample is one inference of the whole batch, in milliseconds. TVM is timed 
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
+import resource
 import shutil
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-Runner = Callable[[], np.ndarray]
-#: a backend's own timing loop (repeats -> samples in ms), where it has one better than perf_counter
-TimedLoop = Callable[[int], list[float]]
+if __package__:  # imported on the host (tests, tools)
+    from .protocol import RunRequest, TimedLoop, timing_loop
+else:  # on the board: protocol.py sits beside this file
+    from protocol import RunRequest, TimedLoop, timing_loop
 
 THREAD_ENV = ("TVM_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
@@ -100,29 +107,94 @@ def runtime_versions() -> dict[str, str | None]:
     return found
 
 
+# ---------------------------------------------------------------------- what disturbs a measurement
+def cpu_counters() -> dict[str, float] | None:
+    """The board's aggregate CPU time from /proc/stat in seconds (Linux); ``None`` where unreadable."""
+    line = (read_first("/proc/stat") or "").splitlines()[:1]
+    if not line or not line[0].startswith("cpu "):
+        return None
+    names = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
+    hz = float(os.sysconf("SC_CLK_TCK"))
+    return {k: int(v) / hz for k, v in zip(names, line[0].split()[1:9], strict=False)}
+
+
+class Conditions:
+    """What else happened on the board while it was timed: other processes' CPU use (in cores),
+    CPU time stolen by a hypervisor, load average, frequency and temperature before and after.
+    The host flags a row whose rounds ran beside other load."""
+
+    def __init__(self) -> None:
+        self.cpu = cpu_counters()
+        self.own = time.process_time()
+        self.wall = time.perf_counter()
+        self.env = environment()
+
+    def finish(self) -> dict[str, Any]:
+        after_cpu, own, wall, env = cpu_counters(), time.process_time(), time.perf_counter(), environment()
+        out: dict[str, Any] = {
+            "seconds": wall - self.wall,
+            "loadavg_1m": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
+            "cpu_mhz_before": self.env["cpu_mhz"], "cpu_mhz_after": env["cpu_mhz"],
+            "temperature_before_c": self.env["temperature_c"], "temperature_after_c": env["temperature_c"],
+            "other_cpu_cores": None, "steal_frac": None,
+        }
+        if self.cpu and after_cpu and out["seconds"] > 0:
+            delta = {k: after_cpu[k] - self.cpu.get(k, 0.0) for k in after_cpu}
+            total = sum(delta.values())
+            busy = total - delta.get("idle", 0.0) - delta.get("iowait", 0.0) - delta.get("steal", 0.0)
+            out["other_cpu_cores"] = max(0.0, busy - (own - self.own)) / out["seconds"]
+            out["steal_frac"] = delta.get("steal", 0.0) / total if total > 0 else 0.0
+        return out
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process: ``VmHWM`` in /proc/self/status (Linux). Not
+    ``getrusage``'s ``ru_maxrss``, which survives ``exec`` and so reports the host's devbench
+    process that launched a local runner; that is the fallback where /proc is missing."""
+    for line in (read_first("/proc/self/status") or "").splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024.0
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
 # ---------------------------------------------------------------------- loaders, one per backend
-def load_tvm(artifact: str, x: np.ndarray, threads: int, device: str) -> tuple[Runner, TimedLoop, str]:
+@dataclass(frozen=True)
+class Loaded:
+    """A network loaded by its runtime: ``run`` infers the bound input, ``infer`` any input of
+    the same shape, ``timed`` is the runtime's own timing loop where it has one."""
+
+    run: Callable[[], np.ndarray]
+    infer: Callable[[np.ndarray], np.ndarray]
+    timed: TimedLoop | None
+    version: str
+
+
+def load_tvm(artifact: str, x: np.ndarray, threads: int, device: str) -> Loaded:
     import tvm
     from tvm import relax
 
     dev = tvm.device(device, 0)
     lib = tvm.runtime.load_module(artifact)
     vm = relax.VirtualMachine(lib, dev)
-    vm.set_input("main", tvm.runtime.tensor(x, dev))
 
     def run() -> np.ndarray:
         vm.invoke_stateful("main")
         out = vm.get_outputs("main")
         return out.numpy() if hasattr(out, "numpy") else out[0].numpy()
 
+    def infer(a: np.ndarray) -> np.ndarray:
+        vm.set_input("main", tvm.runtime.tensor(a, dev))
+        return run()
+
     def timed(repeats: int) -> list[float]:
         evaluator = vm.time_evaluator("invoke_stateful", dev, number=1, repeat=repeats)
         return [t * 1e3 for t in evaluator("main").results]
 
-    return run, timed, tvm.__version__
+    vm.set_input("main", tvm.runtime.tensor(x, dev))
+    return Loaded(run, infer, timed, tvm.__version__)
 
 
-def load_onnxruntime(artifact: str, x: np.ndarray, threads: int, device: str) -> tuple[Runner, None, str]:
+def load_onnxruntime(artifact: str, x: np.ndarray, threads: int, device: str) -> Loaded:
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
@@ -134,13 +206,13 @@ def load_onnxruntime(artifact: str, x: np.ndarray, threads: int, device: str) ->
     sess = ort.InferenceSession(artifact, opts, providers=providers)
     name = sess.get_inputs()[0].name
 
-    def run() -> np.ndarray:
-        return sess.run(None, {name: x})[0]
+    def infer(a: np.ndarray) -> np.ndarray:
+        return sess.run(None, {name: a})[0]
 
-    return run, None, ort.__version__
+    return Loaded(lambda: infer(x), infer, None, ort.__version__)
 
 
-def load_torch(artifact: str, x: np.ndarray, threads: int, device: str) -> tuple[Runner, None, str]:
+def load_torch(artifact: str, x: np.ndarray, threads: int, device: str) -> Loaded:
     import torch
 
     torch.set_num_threads(threads)
@@ -149,89 +221,106 @@ def load_torch(artifact: str, x: np.ndarray, threads: int, device: str) -> tuple
     module = program.module()
     dev = torch.device(device)
     module.to(dev)
-    xt = torch.from_numpy(x).to(dev)
 
-    def run() -> np.ndarray:
+    def infer(a: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
-            out = module(xt)
+            out = module(torch.from_numpy(a).to(dev))
         if dev.type == "cuda":
             torch.cuda.synchronize()
         return out.cpu().numpy()
 
-    return run, None, torch.__version__
+    return Loaded(lambda: infer(x), infer, None, torch.__version__)
 
 
-LOADERS = {"tvm": load_tvm, "onnxruntime": load_onnxruntime, "torch": load_torch}
+LOADERS: dict[str, Callable[[str, np.ndarray, int, str], Loaded]] = {
+    "tvm": load_tvm, "onnxruntime": load_onnxruntime, "torch": load_torch,
+}
 
 
-def measure(args: argparse.Namespace) -> dict[str, Any]:
-    x = np.load(args.input)
-    env_before = environment()
+def load(req: RunRequest, x: np.ndarray) -> tuple[Loaded, float]:
+    """The request's artifact loaded by its backend's runtime, and how long that took (s)."""
+    if req.backend not in LOADERS:
+        raise ValueError(f"this runner has no backend {req.backend!r} (it has {', '.join(sorted(LOADERS))})")
     t0 = time.perf_counter()
-    run, timed, version = LOADERS[args.backend](args.artifact, x, args.threads, args.device)
-    load_s = time.perf_counter() - t0
-    output = run()  # first call: also the output that devbench checks against PyTorch
-    first_s = time.perf_counter() - t0
-    for _ in range(args.warmup):
-        run()
-    samples: list[float] = []
-    deadline = time.perf_counter() + args.min_time_s
-    while len(samples) < args.repeats or time.perf_counter() < deadline:
-        if timed is not None:
-            samples += timed(args.repeats)
-        else:
-            for _ in range(args.repeats):
-                s = time.perf_counter()
-                run()
-                samples.append((time.perf_counter() - s) * 1e3)
+    loaded = LOADERS[req.backend](req.artifact, x, req.threads, req.device)
+    return loaded, time.perf_counter() - t0
+
+
+def measure(req: RunRequest) -> dict[str, Any]:
+    """Load, infer once (the output the host checks), warm up, time; with the conditions around it."""
+    x = np.load(req.input)
+    t0 = time.perf_counter()
+    loaded, load_s = load(req, x)
+    output = loaded.run()
+    first_s = time.perf_counter() - t0 - load_s
+    for _ in range(req.warmup):
+        loaded.run()
+    conditions = Conditions()
+    samples = timing_loop(loaded.run, loaded.timed, req)
     env = environment()
-    env["temperature_before_c"] = env_before["temperature_c"]
-    env["runtime_version"] = version
-    env["threads"] = args.threads
+    env["runtime_version"] = loaded.version
+    env["threads"] = req.threads
     return {
-        "backend": args.backend,
+        "backend": req.backend,
         "samples_ms": samples,
         "output": output.astype(np.float32).tolist(),
         "load_s": load_s,
         "first_result_s": first_s,
-        "warmup": args.warmup,
+        "peak_rss_mb": peak_rss_mb(),
+        "warmup": req.warmup,
+        "conditions": conditions.finish(),
         "environment": env,
     }
 
 
-def parse_args(argv: list[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--probe", action="store_true", help="report the environment and runtimes, measure nothing")
-    p.add_argument("--backend", choices=sorted(LOADERS))
-    p.add_argument("--artifact")
-    p.add_argument("--input")
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--warmup", type=int, default=10)
-    p.add_argument("--repeats", type=int, default=50)
-    p.add_argument("--min-time-s", type=float, default=0.0)
-    p.add_argument("--out", required=True)
-    return p.parse_args(argv)
+def accuracy(req: RunRequest) -> dict[str, Any]:
+    """Top-1 error of the deployed artifact on a labelled set, in batches of the artifact's own
+    batch size (the last batch padded with zeros whose predictions are dropped)."""
+    images = np.load(req.input, mmap_mode="r")
+    labels = np.load(req.labels)
+    if len(images) != len(labels) or len(images) == 0:
+        raise ValueError(f"{len(images)} images but {len(labels)} labels")
+    b = req.batch
+    batch = np.zeros((b, *images.shape[1:]), dtype=np.float32)
+    loaded, load_s = load(req, batch)
+    t0 = time.perf_counter()
+    correct = 0
+    for i in range(0, len(images), b):
+        chunk = np.asarray(images[i:i + b], dtype=np.float32)
+        batch[: len(chunk)] = chunk
+        batch[len(chunk):] = 0.0
+        pred = loaded.infer(batch).reshape(b, -1).argmax(axis=1)[: len(chunk)]
+        correct += int(np.sum(pred == labels[i:i + b]))
+    return {
+        "backend": req.backend,
+        "images": int(len(images)),
+        "correct": correct,
+        "top1_error": 1.0 - correct / len(images),
+        "load_s": load_s,
+        "seconds": time.perf_counter() - t0,
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+def probe() -> dict[str, Any]:
+    return {
+        "environment": environment(),
+        "runtimes": runtime_versions(),
+        "disk_free_mb": shutil.disk_usage(".").free / 2**20,  # where artifacts land
+    }
 
 
 def main(argv: list[str]) -> int:
-    args = parse_args(argv)
-    if not args.probe:
+    req = RunRequest.from_argv(argv)
+    if req.mode != "probe":
         # Fix the thread count before any runtime starts its pool.
         for var in THREAD_ENV:
-            os.environ[var] = str(args.threads)
+            os.environ[var] = str(req.threads)
     try:
-        if args.probe:
-            result: dict[str, Any] = {
-                "environment": environment(),
-                "runtimes": runtime_versions(),
-                "disk_free_mb": shutil.disk_usage(".").free / 2**20,  # where artifacts land
-            }
-        else:
-            result = measure(args)
+        result = {"probe": probe, "measure": lambda: measure(req), "accuracy": lambda: accuracy(req)}[req.mode]()
     except Exception as e:  # reported to the host as data: the host decides what it means
         result = {"error": f"{type(e).__name__}: {e}"}
-    Path(args.out).write_text(json.dumps(result))
+    Path(req.out).write_text(json.dumps(result))
     return 0 if "error" not in result else 1
 
 

@@ -4,32 +4,31 @@ script there with the board's Python, and bring its JSON result home. Nothing el
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from devbench.board.protocol import RunRequest
 from devbench.targets import Target
 
-RUNNER_SCRIPT = Path(__file__).resolve().parent.parent / "board" / "runner.py"
+_BOARD_DIR = Path(__file__).resolve().parent.parent / "board"
+#: the board script and the contract it imports, uploaded into every run directory
+BOARD_FILES = {"runner.py": _BOARD_DIR / "runner.py", "protocol.py": _BOARD_DIR / "protocol.py"}
 
 
 @dataclass(frozen=True)
 class BoardJob:
-    """One call of ``runner.py`` on a board.
-
-    ``files`` maps a plain file name in the run directory to a local path; ``args`` are the
-    runner's arguments, which refer to those names. The runner itself is always uploaded.
-    """
+    """One call of the board runner: ``request`` names files in the run directory, ``files``
+    maps those names to local paths. The runner itself is always uploaded."""
 
     files: dict[str, Path]
-    args: list[str]
+    request: RunRequest
     timeout_s: float = 600.0
-    env: dict[str, str] = field(default_factory=dict)
 
     @property
-    def result_name(self) -> str:
-        """The file the runner writes its JSON to (the value of ``--out``)."""
-        return self.args[self.args.index("--out") + 1]
+    def args(self) -> list[str]:
+        """The runner's command line."""
+        return self.request.to_argv()
 
 
 class Transport(Protocol):

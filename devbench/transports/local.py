@@ -4,7 +4,6 @@ thread settings and imports are exactly those of a remote board and nothing leak
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -13,7 +12,7 @@ from typing import Any
 
 from devbench.errors import DevbenchError
 from devbench.targets import Target
-from devbench.transports.base import RUNNER_SCRIPT, BoardJob
+from devbench.transports.base import BOARD_FILES, BoardJob
 
 
 class LocalTransport:
@@ -27,18 +26,16 @@ class LocalTransport:
     def run(self, job: BoardJob) -> dict[str, Any]:
         with tempfile.TemporaryDirectory(prefix="devbench-run-") as tmp:
             run_dir = Path(tmp)
-            (run_dir / "runner.py").symlink_to(RUNNER_SCRIPT)
-            for name, path in job.files.items():
+            for name, path in {**BOARD_FILES, **job.files}.items():
                 (run_dir / name).symlink_to(Path(path).resolve())
-            env = {**os.environ, **job.env}
             try:
                 proc = subprocess.run(
                     [self.python, "runner.py", *job.args],
-                    cwd=run_dir, env=env, capture_output=True, text=True, timeout=job.timeout_s,
+                    cwd=run_dir, capture_output=True, text=True, timeout=job.timeout_s,
                 )
             except subprocess.TimeoutExpired:
                 raise DevbenchError(f"the benchmark on {self.target.name} ran past {job.timeout_s:.0f} s") from None
-            out = run_dir / job.result_name
+            out = run_dir / job.request.out
             if not out.exists():
                 tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
                 return {"error": f"runner exited {proc.returncode} without a result: {tail[0]}"}

@@ -3,9 +3,9 @@ artifact, and times it with TVM's own ``time_evaluator`` on the board.
 
 Labs that already run ``python -m tvm.exec.rpc_tracker`` and ``rpc_server`` keep their farm: the
 tracker queues requests, so several devbench users share boards without stepping on each other.
-The RPC server is a TVM runtime, so only the ``tvm`` backend runs this way. The job's arguments are
-the board script's own (parsed with its parser), so every transport takes the same
-:class:`~devbench.transports.base.BoardJob`.
+The RPC server is a TVM runtime, so only the ``tvm`` backend runs this way. Every transport takes
+the same :class:`~devbench.transports.base.BoardJob`; this one reads its request directly and times
+with the board runner's own :func:`~devbench.board.protocol.timing_loop`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from devbench.board.runner import parse_args
+from devbench.board.protocol import timing_loop
 from devbench.errors import DevbenchError
 from devbench.targets import Target
 from devbench.transports.base import BoardJob
@@ -54,45 +54,47 @@ class RPCTransport:
             ) from None
 
     def run(self, job: BoardJob) -> dict[str, Any]:
-        args = parse_args(job.args)
-        if args.backend != "tvm":
-            return {"error": f"an RPC board runs only TVM artifacts, not {args.backend}"}
+        req = job.request
+        if req.mode != "measure" or req.backend != "tvm":
+            return {"error": f"an RPC board only measures TVM artifacts, not {req.mode} with {req.backend}"}
         import tvm
         from tvm import relax
 
-        artifact = job.files[args.artifact]
-        x = np.load(job.files[args.input])
+        artifact = job.files[req.artifact]
+        x = np.load(job.files[req.input])
         remote = self._session()
         t0 = time.perf_counter()
         remote.upload(str(artifact))
         lib = remote.load_module(artifact.name)
-        dev = remote.device(args.device, 0)
-        if args.threads:
-            # the server's thread pool, sized as for every other transport (affinity mode 0 = big cores)
-            remote.get_function("runtime.config_threadpool")(0, args.threads)
+        dev = remote.device(req.device, 0)
+        # the server's thread pool, sized as for every other transport (affinity mode 0 = big cores)
+        remote.get_function("runtime.config_threadpool")(0, req.threads)
         vm = relax.VirtualMachine(lib, dev)
         vm.set_input("main", tvm.runtime.tensor(x, dev))
+        load_s = time.perf_counter() - t0
         vm.invoke_stateful("main")
         out = vm.get_outputs("main")
         output = out.numpy() if hasattr(out, "numpy") else out[0].numpy()
-        first_s = time.perf_counter() - t0
-        if args.warmup:
-            vm.time_evaluator("invoke_stateful", dev, number=args.warmup, repeat=1)("main")
-        samples: list[float] = []
-        deadline = time.perf_counter() + args.min_time_s
-        while len(samples) < args.repeats or time.perf_counter() < deadline:
-            timer = vm.time_evaluator("invoke_stateful", dev, number=1, repeat=args.repeats)
-            samples += [t * 1e3 for t in timer("main").results]
+        first_s = time.perf_counter() - t0 - load_s
+        if req.warmup:
+            vm.time_evaluator("invoke_stateful", dev, number=req.warmup, repeat=1)("main")
+
+        def timed(repeats: int) -> list[float]:
+            timer = vm.time_evaluator("invoke_stateful", dev, number=1, repeat=repeats)
+            return [t * 1e3 for t in timer("main").results]
+
+        samples = timing_loop(lambda: None, timed, req)
         return {
             "backend": "tvm",
             "samples_ms": samples,
             "output": output.astype(np.float32).tolist(),
+            "load_s": load_s,
             "first_result_s": first_s,
-            "warmup": args.warmup,
+            "warmup": req.warmup,
             "environment": {
                 "rpc_tracker": f"{self.rpc.tracker_host}:{self.rpc.tracker_port}",
                 "rpc_key": self.rpc.key,
-                "threads": args.threads,
+                "threads": req.threads,
                 "runtime_version": tvm.__version__,
             },
         }

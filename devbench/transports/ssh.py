@@ -27,7 +27,7 @@ import paramiko
 from devbench.boards.paths import expand_path
 from devbench.errors import DevbenchError
 from devbench.targets import SSHConfig, Target
-from devbench.transports.base import RUNNER_SCRIPT, BoardJob
+from devbench.transports.base import BOARD_FILES, BoardJob
 
 #: attempts for connecting, and for a job whose connection drops; waits double from BACKOFF_S
 ATTEMPTS = 3
@@ -256,12 +256,11 @@ class SSHTransport:
                 for name, local in files.items():
                     sftp.put(str(local), posixpath.join(run_dir, name))
                 self._verify(run_dir, files)
-                env = " ".join(f"{k}={shlex.quote(v)}" for k, v in job.env.items())
                 argv = " ".join(shlex.quote(a) for a in job.args)
                 timeout_s = min(job.timeout_s, self.ssh.run_timeout_s)
                 # $$ is the shell that execs python: its pid lets a timed-out run be killed
                 cmd = (
-                    f"cd {quoted_dir} && echo $$ > .pid && exec env {env} "
+                    f"cd {quoted_dir} && echo $$ > .pid && exec "
                     f"{self.python_command()} runner.py {argv}"
                 )
                 try:
@@ -299,13 +298,10 @@ class SSHTransport:
     def run(self, job: BoardJob) -> dict[str, Any]:
         """Upload, verify, run ``runner.py``, return its JSON. A dropped connection is retried
         (with backoff) on a fresh one; what still fails is a :class:`DevbenchError`."""
-        files = {"runner.py": RUNNER_SCRIPT, **job.files}
-        out_name = _out_name(job)
+        files = {**BOARD_FILES, **job.files}
+        out_name = job.request.out
         for name in [*files, out_name]:
             _check_name(name)
-        for k in job.env:
-            if not k.isidentifier():
-                raise DevbenchError(f"environment variable name {k!r} is not valid")
         error = ""
         for attempt in range(ATTEMPTS):
             if attempt:
@@ -322,14 +318,6 @@ class SSHTransport:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _out_name(job: BoardJob) -> str:
-    try:
-        name = job.result_name
-    except (ValueError, IndexError):
-        raise DevbenchError("a board job needs '--out FILE' among its runner arguments") from None
-    return name
 
 
 def _check_name(name: str) -> None:

@@ -39,17 +39,18 @@ def test_user_file_adds_target(tmp_path):
 def test_unknown_field_is_an_error_not_ignored(tmp_path):
     f = tmp_path / "typo.toml"
     f.write_text('name = "t"\nthread = 4\n[tvm]\ntarget = {kind = "llvm"}\n')
-    with pytest.raises(DevbenchError, match=r"typo\.toml: unknown field\(s\) thread"):
+    with pytest.raises(DevbenchError, match=r"typo\.toml:2: unknown field thread"):
         load_target_file(f)
 
 
 def test_measure_defaults_come_from_the_target_and_the_command_line_wins(tmp_path):
-    from devbench.bench import MeasureSettings, settings_for
+    from devbench.bench import DEFAULT_MEASURE, MeasureSettings, settings_for
 
     f = tmp_path / "slow.toml"
     f.write_text('name = "slow"\n[tvm]\ntarget = {kind = "llvm"}\n[measure]\nrepeats = 3\nwarmup = 1\n')
     t = get_target("slow", [f])
     s = settings_for(t, MeasureSettings())
-    assert (s.warmup, s.repeats, s.min_time_s) == (1, 3, 1.0)
+    assert (s.warmup, s.repeats, s.min_time_s, s.rounds) == (1, 3, DEFAULT_MEASURE["min_time_s"],
+                                                          DEFAULT_MEASURE["rounds"])
     assert settings_for(t, MeasureSettings(repeats=7)).repeats == 7
-    assert settings_for(get_target("local"), MeasureSettings()).repeats == 50
+    assert settings_for(get_target("local"), MeasureSettings()).repeats == DEFAULT_MEASURE["repeats"]

@@ -19,6 +19,7 @@ from devbench.doctor import doctor
 from devbench.errors import DevbenchError
 from devbench.targets import Target, target_from_dict
 from devbench.transports import ssh as ssh_module
+from devbench.board.protocol import RunRequest
 from devbench.transports.base import BoardJob
 from devbench.transports.ssh import SSHTransport, resolve_endpoint
 
@@ -55,12 +56,10 @@ def tiny_onnx(path: Path) -> Path:
     return path
 
 
-def measure_job(artifact_name: str, artifact: Path, x: Path, **extra: str) -> BoardJob:
-    args = ["--backend", "onnxruntime", "--artifact", artifact_name, "--input", "input.npy", "--threads", "1",
-            "--warmup", "1", "--repeats", "5", "--out", "result.json"]
-    for k, v in extra.items():
-        args += [f"--{k.replace('_', '-')}", v]
-    return BoardJob(files={artifact_name: artifact, "input.npy": x}, args=args)
+def measure_job(artifact_name: str, artifact: Path, x: Path, **extra: object) -> BoardJob:
+    request = RunRequest(backend="onnxruntime", artifact=artifact_name, input="input.npy", threads=1, warmup=1,
+                         repeats=5, **extra)
+    return BoardJob(files={artifact_name: artifact, "input.npy": x}, request=request)
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +88,7 @@ def model(tmp_path: Path) -> tuple[Path, Path]:
 @pytest.mark.slow
 def test_probe_and_onnxruntime_run_on_ssh_board(board: Target, model: tuple[Path, Path], tmp_path: Path) -> None:
     with SSHTransport(board) as t:
-        probe = t.run(BoardJob(files={}, args=["--probe", "--out", "probe.json"]))
+        probe = t.run(BoardJob(files={}, request=RunRequest(mode="probe", out="probe.json")))
         assert probe["runtimes"]["onnxruntime"] is not None
         assert probe["environment"]["machine"] == "x86_64"
         result = t.run(measure_job("tiny.onnx", *model))
@@ -105,7 +104,6 @@ def test_hostile_names_are_data_not_commands(board: Target, model: tuple[Path, P
     # A file name cannot hold "/", so its commands are relative: they would land in $HOME or the run dir.
     hostile = "x; touch pwned $(touch pwned2) `touch pwned3` '\"$USER.onnx"
     job = measure_job(hostile, *model, device=f"cpu; touch {pwned}4 $(touch {pwned}5)")
-    job = BoardJob(job.files, job.args, env={"DEVBENCH_X": f"$(touch {pwned}6)"})
     with SSHTransport(board) as t:
         result = t.run(job)
         assert "error" not in result, result  # the file arrived under that exact name and was loaded
@@ -137,7 +135,7 @@ def test_changed_host_key_is_refused(sshd: LoopbackSSHD, tmp_path: Path, monkeyp
     (tmp_path / "known_hosts").write_text(f"[127.0.0.1]:{sshd.port} {key_type} {key}\n")
     target = board_target(sshd, tmp_path)
     with pytest.raises(DevbenchError, match=r"host key of board .*CHANGED"):
-        SSHTransport(target, trust_new_host=True).run(BoardJob(files={}, args=["--probe", "--out", "p.json"]))
+        SSHTransport(target, trust_new_host=True).run(BoardJob(files={}, request=RunRequest(mode="probe", out="p.json")))
 
 
 def test_doctor_names_what_a_board_without_tvm_misses(sshd: LoopbackSSHD, tmp_path: Path,
@@ -181,7 +179,7 @@ def test_sshd_killed_mid_run_is_a_clear_error(tmp_path: Path, model: tuple[Path,
         killer.start()
         t0 = time.monotonic()
         with pytest.raises(DevbenchError, match=r"(lost the connection to|cannot reach) board x86-loopback at 127"):
-            SSHTransport(board_target(server, tmp_path)).run(measure_job("tiny.onnx", *model, min_time_s="6"))
+            SSHTransport(board_target(server, tmp_path)).run(measure_job("tiny.onnx", *model, min_time_s=6.0))
         assert time.monotonic() - t0 < 6  # the drop is noticed, not waited out
     finally:
         killer.join()
@@ -192,9 +190,9 @@ def test_sshd_killed_mid_run_is_a_clear_error(tmp_path: Path, model: tuple[Path,
 
 
 def test_run_past_its_timeout_is_stopped(board: Target, model: tuple[Path, Path], tmp_path: Path) -> None:
-    job = measure_job("tiny.onnx", *model, min_time_s="30")
+    job = measure_job("tiny.onnx", *model, min_time_s=30.0)
     with SSHTransport(board) as t, pytest.raises(DevbenchError, match="did not finish within 2 s"):
-        t.run(BoardJob(job.files, job.args, timeout_s=2))
+        t.run(BoardJob(job.files, job.request, timeout_s=2))
     assert list((tmp_path / "work").iterdir()) == []  # killed and cleaned up, not left running
 
 
@@ -214,5 +212,5 @@ def test_unreachable_board_is_one_line(tmp_path: Path, monkeypatch: pytest.Monke
         {"name": "gone", "transport": "ssh", "ssh": {"host": "127.0.0.1", "port": free_port()}}, "test"
     )
     with pytest.raises(DevbenchError, match=r"cannot reach board gone at 127\.0\.0\.1:\d+") as e:
-        SSHTransport(target).run(BoardJob(files={}, args=["--probe", "--out", "p.json"]))
+        SSHTransport(target).run(BoardJob(files={}, request=RunRequest(mode="probe", out="p.json")))
     assert "\n" not in str(e.value)

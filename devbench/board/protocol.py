@@ -1,0 +1,85 @@
+"""The one contract between host and board: what to run (:class:`RunRequest`) and how to time it
+(:func:`timing_loop`).
+
+Standard library only: this file is uploaded beside ``runner.py`` and imported there as a plain
+module, while the host imports it as ``devbench.board.protocol``. Every transport sends the same
+request; the local and SSH ones as the runner's command line (``to_argv`` / ``from_argv``), the
+RPC one reads its fields directly and times with the same loop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+
+#: what a runner can be asked to do
+MODES = ("measure", "probe", "accuracy")
+
+#: a backend's own timing loop (repeats -> samples in ms), where it has one better than perf_counter
+TimedLoop = Callable[[int], list[float]]
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """One call of the board runner. File fields name plain files in the run directory."""
+
+    mode: str = "measure"
+    backend: str = ""
+    artifact: str = ""
+    #: measure: the input batch (.npy); accuracy: the test images (.npy, N x C x H x W, float32)
+    input: str = ""
+    #: accuracy only: the test labels (.npy, N integers)
+    labels: str = ""
+    #: the batch the artifact was compiled for (accuracy mode feeds the test set in such batches)
+    batch: int = 1
+    threads: int = 1
+    device: str = "cpu"
+    warmup: int = 10
+    repeats: int = 50
+    min_time_s: float = 0.0
+    #: stop sampling after this long even if ``repeats`` is not reached (TFLite's --max_secs)
+    max_time_s: float = 60.0
+    out: str = "result.json"
+
+    def to_argv(self) -> list[str]:
+        """The runner's command line for this request (every field, so nothing is defaulted twice)."""
+        argv: list[str] = []
+        for f in fields(self):
+            argv += [f"--{f.name.replace('_', '-')}", str(getattr(self, f.name))]
+        return argv
+
+    @classmethod
+    def from_argv(cls, argv: list[str]) -> RunRequest:
+        parser = argparse.ArgumentParser(prog="runner.py", description="devbench board runner", allow_abbrev=False)
+        defaults = cls()
+        for f in fields(cls):
+            kind = type(getattr(defaults, f.name))
+            extra = {"choices": MODES} if f.name == "mode" else {}
+            parser.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, type=kind,
+                                default=getattr(defaults, f.name), **extra)
+        return cls(**vars(parser.parse_args(argv)))
+
+    def files(self) -> list[str]:
+        """The run-directory files this request reads."""
+        return [name for name in (self.artifact, self.input, self.labels) if name]
+
+
+def timing_loop(run: Callable[[], object], timed: TimedLoop | None, request: RunRequest) -> list[float]:
+    """Samples in ms: at least ``repeats`` and at least ``min_time_s`` of them, but never past
+    ``max_time_s`` (a slow board or a huge ``--repeats`` stops with what it has)."""
+    samples: list[float] = []
+    start = time.perf_counter()
+    min_until, max_until = start + request.min_time_s, start + request.max_time_s
+    while len(samples) < request.repeats or time.perf_counter() < min_until:
+        if time.perf_counter() >= max_until and samples:
+            break
+        if timed is not None:
+            samples += timed(max(1, min(request.repeats, 50)))
+        else:
+            s = time.perf_counter()
+            run()
+            samples.append((time.perf_counter() - s) * 1e3)
+    return samples
+
