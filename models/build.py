@@ -7,7 +7,11 @@ from collections.abc import Callable
 from torch import nn
 
 from devbench.errors import DevbenchError
+from devbench.models.counts import count_params
 from devbench.models.spec import ArchSpec
+
+#: 4 GB of float32 weights: a spec beyond it is a mistake, and building it would exhaust the host's memory
+MAX_PARAMS = 1_000_000_000
 
 Builder = Callable[[ArchSpec], nn.Module]
 _BUILDERS: dict[str, Builder] = {}
@@ -31,6 +35,9 @@ def build_model(spec: ArchSpec) -> nn.Module:
         builder = _BUILDERS[spec.family]
     except KeyError:
         raise DevbenchError(f"no builder for family {spec.family!r} (known: {', '.join(_BUILDERS)})") from None
+    params = count_params(spec)
+    if params > MAX_PARAMS:
+        raise DevbenchError(f"spec {spec.name!r} has {params:,} parameters; devbench builds at most {MAX_PARAMS:,}")
     model = builder(spec)
     model.spec = spec
     return model

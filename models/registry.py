@@ -10,17 +10,20 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import math
+import pickle
 import re
+import warnings
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
 
 from devbench.errors import DevbenchError
 from devbench.models.build import build_model
-from devbench.models.spec import ArchSpec
+from devbench.models.spec import MAX_WIDTH, ArchSpec
 
 SpecFn = Callable[[], ArchSpec]
 _MODELS: dict[str, SpecFn] = {}
@@ -50,8 +53,8 @@ def register_model(fn: SpecFn | None = None, *, name: str | None = None):
 
 def scale_inner(spec: ArchSpec, mult: float, name: str = "") -> ArchSpec:
     """Every inner width times ``mult``, rounded half up, at least 1 (a removed block stays removed)."""
-    if not mult > 0:
-        raise DevbenchError(f"bottleneck multiplier must be > 0, got {mult}")
+    if not 0 < mult <= MAX_WIDTH:  # also refuses NaN, and inf (whose product cannot be rounded)
+        raise DevbenchError(f"bottleneck multiplier must be in (0, {MAX_WIDTH}], got {mult}")
     inner = [[max(1, math.floor(w * mult + 0.5)) if w else 0 for w in s] for s in spec.inner]
     return spec.with_inner(inner, name=name)
 
@@ -123,14 +126,42 @@ def create_model(name_or_path: str | Path, weights: bool = True) -> nn.Module:
     return model
 
 
-def load_weights(model: nn.Module, path: Path, spec: ArchSpec) -> None:
-    """Load a state_dict file; one that belongs to another spec is a one-line error."""
+def read_torch_file(path: Path, what: str) -> Any:
+    """``torch.load`` that never runs code: tensors and plain Python values only (``weights_only``).
+
+    Weights and checkpoints come from other people's runs; a pickle naming any other global (as a
+    crafted file calling ``os.system`` would) is refused, and every way of not being a torch file is
+    the one-line error of a bad input.
+    """
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except (OSError, RuntimeError) as e:
-        raise DevbenchError(f"cannot read weights {path}: {str(e).strip().splitlines()[0]}") from None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch warns about pickle protocols on stderr: not one line
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except OSError as e:
+        raise DevbenchError(f"cannot read {what} {path}: {e.strerror or e}") from None
+    except pickle.UnpicklingError as e:
+        lines = [line.strip() for line in str(e).splitlines() if "GLOBAL" in line or "global" in line]
+        why = f" ({lines[-1].rstrip('.')})" if lines else ""
+        raise DevbenchError(f"{path}: refused: a {what} file may hold only tensors and plain values{why}") from None
+    except Exception as e:  # torch.load raises EOFError, KeyError, RuntimeError... for files not written by torch.save
+        # a RuntimeError says what is wrong with the archive in its first sentence; the others say nothing useful
+        why = str(e).split(". ")[0].strip() if isinstance(e, RuntimeError) else type(e).__name__
+        raise DevbenchError(f"{path} is not a {what} file written by torch.save ({_one_line(why)})") from None
+
+
+def load_weights(model: nn.Module, path: Path, spec: ArchSpec) -> None:
+    """Load a state_dict file; anything else, or one that belongs to another spec, is a one-line error."""
+    state = read_torch_file(path, "weights")
+    if not isinstance(state, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
+                                              for k, v in state.items()):
+        raise DevbenchError(f"{path} is not a state_dict (a dict of parameter names to tensors)")
     try:
         model.load_state_dict(state)
     except RuntimeError as e:
-        first = str(e).strip().splitlines()[0]
-        raise DevbenchError(f"{path}: weights do not fit spec {spec.name!r}: {first}") from None
+        raise DevbenchError(f"{path}: weights do not fit spec {spec.name!r}: {_one_line(str(e))}") from None
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    """``text`` on one line, cut at ``limit`` characters: torch's messages span many lines."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"

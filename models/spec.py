@@ -9,15 +9,51 @@ registered network. A residual block with inner width 0 has no residual branch: 
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, Required
+
+from pydantic import Field, JsonValue, TypeAdapter, ValidationError, with_config
+from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
 from devbench.errors import DevbenchError
+from devbench.schema import STRICT, json_line_of, one_line
 
 FAMILIES = ("wrn", "resnet", "densenet_bc")
 _NUMBER_LIST = re.compile(r"\[(\n[-\d.,\s]*)\]")  # a raw newline: never inside a JSON string
+
+# Bounds far beyond any network devbench is for (WRN-28-10 has 640 channels, ResNet-1202 200 blocks
+# a stage), so that a typo or a hostile file is an error, not an allocation that hangs the machine.
+MAX_WIDTH = 16384
+MAX_BLOCKS = 1024
+MAX_STAGES = 16
+MAX_CLASSES = 100_000
+MAX_INPUT_ELEMENTS = 2**24  # channels x height x width of one input
+
+_Width = Annotated[int, Field(ge=0, le=MAX_WIDTH)]
+_Channels = Annotated[int, Field(ge=1, le=MAX_WIDTH)]
+
+
+@with_config(STRICT)
+class SpecSchema(TypedDict, total=False):
+    """What a spec may say, with a type and a range for every field (the JSON file format)."""
+
+    family: Required[Literal[FAMILIES]]
+    inner: Required[Annotated[list[Annotated[list[_Width], Field(min_length=1, max_length=MAX_BLOCKS)]],
+                              Field(min_length=1, max_length=MAX_STAGES)]]
+    stem_channels: Required[_Channels]
+    stage_channels: Annotated[list[_Channels], Field(max_length=MAX_STAGES)]
+    growth: Annotated[int, Field(ge=0, le=MAX_WIDTH)]
+    compression: Annotated[float, Field(gt=0, le=1)]
+    input_shape: Annotated[list[_Channels], Field(min_length=3, max_length=3)]
+    num_classes: Annotated[int, Field(ge=1, le=MAX_CLASSES)]
+    name: Annotated[str, Field(max_length=200)]
+    meta: dict[str, JsonValue]
+
+
+_SPEC = TypeAdapter(SpecSchema)
 
 
 @dataclass(frozen=True)
@@ -45,27 +81,27 @@ class ArchSpec:
         object.__setattr__(self, "inner", tuple(tuple(int(w) for w in s) for s in self.inner))
         object.__setattr__(self, "stage_channels", tuple(int(c) for c in self.stage_channels))
         object.__setattr__(self, "input_shape", tuple(int(d) for d in self.input_shape))
+        object.__setattr__(self, "compression", float(self.compression))
         self.validate()
 
     # ------------------------------------------------------------------ checks
     def validate(self) -> None:
-        """Raise :class:`DevbenchError` when the widths do not fit the family."""
+        """Raise :class:`DevbenchError` when a field is out of range or the widths do not fit the family.
+
+        The schema's ranges apply to every spec, not only to files: a name such as
+        ``resnet20_b100000000`` makes one in code.
+        """
         where = f"spec {self.name!r}" if self.name else "spec"
-        if self.family not in FAMILIES:
-            raise DevbenchError(f"{where}: unknown family {self.family!r} (known: {', '.join(FAMILIES)})")
-        if len(self.input_shape) != 3 or min(self.input_shape) <= 0:
-            raise DevbenchError(f"{where}: input_shape must be [channels, height, width], got {list(self.input_shape)}")
-        if self.num_classes <= 0 or self.stem_channels <= 0:
-            raise DevbenchError(f"{where}: num_classes and stem_channels must be positive")
-        if not self.inner or any(len(s) == 0 for s in self.inner):
-            raise DevbenchError(f"{where}: every stage needs at least one block")
-        if any(w < 0 for s in self.inner for w in s):
-            raise DevbenchError(f"{where}: inner widths must be >= 0")
+        try:  # meta is free-form provenance, checked where it is read from a file (from_dict)
+            _SPEC.validate_python({k: v for k, v in self.to_dict().items() if k != "meta"})
+        except ValidationError as e:
+            raise DevbenchError(one_line(e, where, lambda loc: None)) from None
+        if math.prod(self.input_shape) > MAX_INPUT_ELEMENTS:
+            raise DevbenchError(f"{where}: input_shape {list(self.input_shape)} has more than "
+                                f"{MAX_INPUT_ELEMENTS} elements")
         if self.family == "densenet_bc":
             if self.growth <= 0:
                 raise DevbenchError(f"{where}: densenet_bc needs growth > 0")
-            if not 0 < self.compression <= 1:
-                raise DevbenchError(f"{where}: compression must be in (0, 1]")
             if any(w < 1 for s in self.inner for w in s):
                 raise DevbenchError(f"{where}: a densenet_bc layer needs a bottleneck width >= 1")
         else:
@@ -73,8 +109,6 @@ class ArchSpec:
                 raise DevbenchError(
                     f"{where}: {len(self.stage_channels)} stage_channels for {len(self.inner)} stages"
                 )
-            if any(c <= 0 for c in self.stage_channels):
-                raise DevbenchError(f"{where}: stage_channels must be positive")
 
     # ------------------------------------------------------------------ views
     @property
@@ -108,18 +142,14 @@ class ArchSpec:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any], source: str = "spec") -> ArchSpec:
-        known = {f for f in cls.__dataclass_fields__}
-        unknown = set(d) - known
-        if unknown:
-            raise DevbenchError(f"{source}: unknown spec field(s) {', '.join(sorted(unknown))}")
-        missing = {"family", "inner", "stem_channels"} - set(d)
-        if missing:
-            raise DevbenchError(f"{source}: missing spec field(s) {', '.join(sorted(missing))}")
+    def from_dict(cls, d: Any, source: str = "spec", text: str = "") -> ArchSpec:
+        """A spec from parsed JSON, checked against :class:`SpecSchema` strictly (``true`` is not a
+        width, ``2.5`` is not a channel count); ``text``, the file it came from, gives errors a line."""
         try:
-            return cls(**d)
-        except (TypeError, ValueError) as e:
-            raise DevbenchError(f"{source}: {e}") from None
+            checked = _SPEC.validate_python(d)
+        except ValidationError as e:
+            raise DevbenchError(one_line(e, source, json_line_of(text))) from None
+        return cls(**checked)
 
     def to_json(self) -> str:
         """Indented JSON with each list of numbers on one line: a stage per line, however deep the net."""
@@ -144,7 +174,9 @@ class ArchSpec:
             d = json.loads(text)
         except json.JSONDecodeError as e:
             raise DevbenchError(f"{path}:{e.lineno}: malformed spec JSON: {e.msg}") from None
+        except RecursionError:
+            raise DevbenchError(f"{path}: spec JSON nested too deeply") from None
         if not isinstance(d, dict):
             raise DevbenchError(f"{path}:1: a spec file holds one JSON object")
         d.setdefault("name", path.stem)
-        return cls.from_dict(d, source=str(path))
+        return cls.from_dict(d, source=str(path), text=text)

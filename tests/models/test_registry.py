@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import pytest
 import torch
 
@@ -78,3 +80,24 @@ def test_weights_that_do_not_fit_are_a_user_error(tmp_path):
     with pytest.raises(DevbenchError, match="do not fit"):
         create_model(path)
     assert create_model(path, weights=False) is not None
+
+
+@pytest.mark.parametrize("content, words", [
+    (b"", "not a weights file written by torch.save"),
+    (b"hello\n", "not a weights file written by torch.save"),
+    (pickle.dumps({"a": 1}), "refused: a weights file may hold only tensors"),
+])
+def test_a_file_that_is_not_torch_weights_is_a_one_line_error(tmp_path, content, words):
+    path = wrn_spec(10, 1).save(tmp_path / "net.json")
+    (tmp_path / "net.pt").write_bytes(content)
+    with pytest.raises(DevbenchError, match=words) as e:
+        create_model(path)
+    assert "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("obj", [[1, 2], {"stem.0.weight": 1}, {0: torch.ones(1)}])
+def test_a_torch_file_that_is_not_a_state_dict_is_a_one_line_error(tmp_path, obj):
+    path = wrn_spec(10, 1).save(tmp_path / "net.json")
+    torch.save(obj, tmp_path / "net.pt")
+    with pytest.raises(DevbenchError, match="is not a state_dict"):
+        create_model(path)
