@@ -10,15 +10,21 @@ from __future__ import annotations
 import hashlib
 import os
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, Required
+
+from pydantic import Field, TypeAdapter, ValidationError, with_config
+from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
 from devbench.errors import DevbenchError
+from devbench.schema import STRICT, Loc, one_line, toml_line_of
 
 BUILTIN_DIR = Path(__file__).resolve().parent
 TRANSPORTS = ("local", "ssh", "rpc")
-MEASURE_KEYS = ("warmup", "repeats", "min_time_s")
+#: more threads than any board has cores: a typo, and thousands of threads hang the machine
+MAX_THREADS = 1024
 # LLVM reports the host CPU by name (e.g. znver5, rocketlake). Under a hypervisor the name can
 # promise AVX-512 that the guest does not expose; such a name is only used when the kernel's flags
 # confirm AVX-512, else devbench falls back to the generic target (slower code, never a crash).
@@ -71,7 +77,8 @@ class Target:
     device: str = "cpu"
     ssh: SSHConfig | None = None
     rpc: RPCConfig | None = None
-    #: this board's measurement defaults (warmup, repeats, min_time_s); the command line wins
+    #: this board's measurement defaults (:class:`MeasureTable`: warmup, repeats, rounds, min_time_s,
+    #: max_time_s); the command line wins
     measure: dict[str, float] = field(default_factory=dict, compare=False, hash=False)
     source: str = ""
 
@@ -91,6 +98,77 @@ class Target:
         if self.tvm_host is not None:
             d["host"] = dict(self.tvm_host)
         return d
+
+
+_Port = Annotated[int, Field(ge=1, le=65535)]
+_Seconds = Annotated[float, Field(gt=0, le=7 * 24 * 3600)]
+_Text = Annotated[str, Field(min_length=1, max_length=4096)]
+
+
+@with_config(STRICT)
+class _SSHTable(TypedDict, total=False):
+    """``[ssh]``: the fields of :class:`SSHConfig` (absent ones take its defaults)."""
+
+    host: Required[_Text]
+    port: _Port
+    user: _Text
+    key_file: _Text
+    known_hosts: _Text
+    password: bool
+    python: _Text
+    workdir: _Text
+    connect_timeout_s: _Seconds
+    run_timeout_s: _Seconds
+
+
+@with_config(STRICT)
+class _RPCTable(TypedDict, total=False):
+    """``[rpc]``: the fields of :class:`RPCConfig`."""
+
+    tracker_host: Required[_Text]
+    tracker_port: _Port
+    key: Required[_Text]
+    session_timeout_s: _Seconds
+
+
+@with_config(STRICT)
+class MeasureTable(TypedDict, total=False):
+    """``[measure]``: a board's measurement defaults; the command line wins."""
+
+    warmup: Annotated[int, Field(ge=0, le=1_000_000)]
+    repeats: Annotated[int, Field(ge=1, le=1_000_000)]
+    rounds: Annotated[int, Field(ge=1, le=10_000)]
+    min_time_s: Annotated[float, Field(ge=0, le=3600)]
+    max_time_s: _Seconds
+
+
+@with_config(STRICT)
+class _TVMTable(TypedDict, total=False):
+    """``[tvm]``: the TVM target (a table: TVM 0.27 rejects target strings), its host, the cross compiler."""
+
+    target: dict[str, Any]
+    host: dict[str, Any]
+    cross_compiler: str
+
+
+@with_config(STRICT)
+class TargetTable(TypedDict, total=False):
+    """One target as a TOML file writes it: every field with a type and a range (targets/README.md)."""
+
+    name: Required[Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]]
+    description: Annotated[str, Field(max_length=4096)]
+    transport: Literal[TRANSPORTS]
+    threads: Annotated[int, Field(ge=0, le=MAX_THREADS)]
+    backends: Annotated[list[Annotated[str, Field(min_length=1, max_length=64)]], Field(min_length=1, max_length=16)]
+    emulated: bool
+    device: Literal["cpu", "cuda"]
+    tvm: _TVMTable
+    ssh: _SSHTable
+    rpc: _RPCTable
+    measure: MeasureTable
+
+
+_TARGET = TypeAdapter(TargetTable)
 
 
 def detect_host_cpu() -> str | None:
@@ -143,74 +221,46 @@ def _cpu_flags() -> set[str]:
     return set(_cpuinfo_field("flags").split())
 
 
-def target_from_dict(d: dict[str, Any], source: str) -> Target:
-    """Build a :class:`Target` from a parsed TOML table, with one-line errors naming ``source``."""
-    d = dict(d)
-    try:
-        name = d.pop("name")
-        tvm = dict(d.pop("tvm", {}))
-    except KeyError:
-        raise DevbenchError(f"{source}: a target needs a 'name'") from None
-    transport = d.pop("transport", "local")
-    if transport not in TRANSPORTS:
-        raise DevbenchError(f"{source}: transport must be one of {', '.join(TRANSPORTS)}, got {transport!r}")
-    tvm_target = tvm.pop("target", {"kind": "llvm"})
-    if isinstance(tvm_target, str):
+def target_from_dict(d: Any, source: str, line_of: Callable[[Loc], int | None] = lambda loc: None,
+                     where: Loc = ()) -> Target:
+    """Build a :class:`Target` from a parsed TOML table, with one-line errors naming ``source``.
+
+    ``line_of`` finds a field's line in the file and ``where`` is the table's place in it
+    (``("target", 1)`` for the second ``[[target]]``).
+    """
+    if isinstance(d, dict) and isinstance(d.get("tvm"), dict) and isinstance(d["tvm"].get("target"), str):
         raise DevbenchError(
             f"{source}: tvm.target must be a table such as {{kind = \"llvm\", mtriple = \"...\"}}; "
             "TVM 0.27 rejects target strings"
         )
-    threads = d.pop("threads", 0)
-    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 0:
-        raise DevbenchError(f"{source}: threads must be a non-negative integer (0 = all cores), got {threads!r}")
-    ssh = rpc = None
-    if "ssh" in d:
-        s = dict(d.pop("ssh"))
-        if "host" not in s:
-            raise DevbenchError(f"{source}: [ssh] needs a host")
-        try:
-            ssh = SSHConfig(**s)
-        except TypeError as e:
-            raise DevbenchError(f"{source}: [ssh]: {e}") from None
-    if "rpc" in d:
-        r = dict(d.pop("rpc"))
-        if "tracker_host" not in r or "key" not in r:
-            raise DevbenchError(f"{source}: [rpc] needs tracker_host and key")
-        try:
-            rpc = RPCConfig(**r)
-        except TypeError as e:
-            raise DevbenchError(f"{source}: [rpc]: {e}") from None
-    measure = dict(d.pop("measure", {}))
-    unknown = set(measure) - set(MEASURE_KEYS)
-    if unknown:
-        raise DevbenchError(f"{source}: [measure] knows {', '.join(MEASURE_KEYS)}, not {', '.join(sorted(unknown))}")
-    if any(isinstance(v, bool) or not isinstance(v, int | float) or v < 0 for v in measure.values()):
-        raise DevbenchError(f"{source}: [measure] values must be non-negative numbers")
-    if transport == "ssh" and ssh is None:
-        raise DevbenchError(f"{source}: transport 'ssh' needs an [ssh] table")
-    if transport == "rpc" and rpc is None:
-        raise DevbenchError(f"{source}: transport 'rpc' needs an [rpc] table")
-    fields = {
-        "description": str(d.pop("description", "")),
-        "tvm_host": tvm.pop("host", None),
-        "cross_compiler": tvm.pop("cross_compiler", None) or None,
-        "backends": tuple(d.pop("backends", ("tvm", "onnxruntime", "torch"))),
-        "emulated": bool(d.pop("emulated", False)),
-        "device": str(d.pop("device", "cpu")),
-    }
-    if d or tvm:  # a typo such as `thread = 4` must not be silently ignored
-        unknown = ", ".join(sorted(d) + [f"tvm.{k}" for k in sorted(tvm)])
-        raise DevbenchError(f"{source}: unknown field(s) {unknown} (see targets/README.md)")
+    try:
+        t = _TARGET.validate_python(d)
+    except ValidationError as e:
+        raise DevbenchError(one_line(e, source, line_of, where, hint=" (see targets/README.md)")) from None
+    transport = t.get("transport", "local")
+    threads = t.get("threads", 0)
+    if threads == 0 and transport != "local":
+        raise DevbenchError(f"{source}: threads = 0 (all cores) is for local targets; "
+                            f"say how many threads the {t['name']!r} board should use")
+    if transport in ("ssh", "rpc") and transport not in t:
+        raise DevbenchError(f"{source}: transport {transport!r} needs an [{transport}] table")
+    tvm = t.get("tvm", {})
+    optional = {k: t[k] for k in ("backends", "emulated", "device") if k in t}
+    if "backends" in optional:
+        optional["backends"] = tuple(optional["backends"])
     return Target(
-        name=name,
+        name=t["name"],
+        description=t.get("description", ""),
         transport=transport,
-        tvm_target=tvm_target,
-        threads=threads or (os.cpu_count() or 1) if transport == "local" else threads,
-        **fields,
-        ssh=ssh,
-        rpc=rpc,
-        measure=measure,
+        tvm_target=tvm.get("target", {"kind": "llvm"}),
+        tvm_host=tvm.get("host"),
+        cross_compiler=tvm.get("cross_compiler") or None,
+        threads=threads or os.cpu_count() or 1,
+        ssh=SSHConfig(**t["ssh"]) if "ssh" in t else None,
+        rpc=RPCConfig(**t["rpc"]) if "rpc" in t else None,
+        measure=dict(t.get("measure", {})),
         source=source,
+        **optional,
     )
 
 
@@ -218,15 +268,26 @@ def load_target_file(path: str | Path) -> list[Target]:
     """Targets of one TOML file: either one target at top level or several ``[[target]]`` tables."""
     path = Path(path)
     try:
-        raw = path.read_bytes()
+        text = path.read_bytes().decode()
     except OSError as e:
         raise DevbenchError(f"cannot read target file {path}: {e.strerror}") from None
+    except UnicodeDecodeError as e:
+        raise DevbenchError(f"{path}: malformed TOML: not UTF-8 text ({e.reason} at byte {e.start})") from None
     try:
-        doc = tomllib.loads(raw.decode())
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
         raise DevbenchError(f"{path}: malformed TOML: {e}") from None
-    tables = doc["target"] if isinstance(doc.get("target"), list) else [doc]
-    return [target_from_dict(t, str(path)) for t in tables]
+    except RecursionError:
+        raise DevbenchError(f"{path}: malformed TOML: nested too deeply") from None
+    line_of = toml_line_of(text)
+    if "target" not in doc or "name" in doc:
+        return [target_from_dict(doc, str(path), line_of)]
+    tables, beside = doc["target"], sorted(set(doc) - {"target"})
+    if not isinstance(tables, list) or not tables or beside:
+        # a [tvm] after a [[target]] is a top-level table, not part of that target: TOML wants [target.tvm]
+        found = f" (found {', '.join(beside)} outside them; write [target.{beside[0]}])" if beside else ""
+        raise DevbenchError(f"{path}: a file of several targets writes each as a [[target]] table{found}")
+    return [target_from_dict(t, str(path), line_of, ("target", i)) for i, t in enumerate(tables)]
 
 
 def user_targets_dir() -> Path:

@@ -54,3 +54,40 @@ def test_measure_defaults_come_from_the_target_and_the_command_line_wins(tmp_pat
                                                           DEFAULT_MEASURE["rounds"])
     assert settings_for(t, MeasureSettings(repeats=7)).repeats == 7
     assert settings_for(get_target("local"), MeasureSettings()).repeats == DEFAULT_MEASURE["repeats"]
+
+
+SSH_TARGET = 'name = "pi"\ntransport = "ssh"\nthreads = 4\n[ssh]\nhost = "pi"\n'
+
+
+@pytest.mark.parametrize("text, words", [
+    (SSH_TARGET + 'port = 70000\n', "t.toml:6: ssh.port: should be less than or equal to 65535, got 70000"),
+    (SSH_TARGET + 'prot = 22\n', "t.toml:6: unknown field ssh.prot"),
+    (SSH_TARGET.replace("threads = 4\n", 'threads = 4\nemulated = "no"\n'),
+     "t.toml:4: emulated: should be a valid boolean, got 'no'"),
+    (SSH_TARGET.replace("threads = 4\n", 'threads = 4\nbackends = "onnxruntime"\n'),
+     "t.toml:4: backends: should be a valid list"),
+    (SSH_TARGET.replace("threads = 4", "threads = 5000"), "t.toml:3: threads: should be less than or equal to 1024"),
+    (SSH_TARGET.replace('name = "pi"', "name = 3"), "t.toml:1: name: should be a valid string, got 3"),
+    (SSH_TARGET.replace("threads = 4", "threads = 0"), "threads = 0 (all cores) is for local targets"),
+    (SSH_TARGET.replace('host = "pi"\n', ""), "t.toml:4: ssh.host is required"),
+])
+def test_target_fields_are_type_checked_with_file_field_and_line(tmp_path, text, words):
+    f = tmp_path / "t.toml"
+    f.write_text(text)
+    with pytest.raises(DevbenchError) as e:
+        load_target_file(f)
+    assert words in str(e.value) and str(f) in str(e.value) and "\n" not in str(e.value)
+
+
+def test_second_of_several_targets_is_named_by_index_and_line(tmp_path):
+    f = tmp_path / "farm.toml"
+    f.write_text('[[target]]\nname = "a"\n\n[[target]]\nname = "b"\n[target.measure]\nrounds = 0\n')
+    with pytest.raises(DevbenchError, match=r"farm\.toml:7: target\[1\]\.measure\.rounds: should be greater"):
+        load_target_file(f)
+
+
+def test_measure_table_takes_rounds_and_max_time(tmp_path):
+    f = tmp_path / "m.toml"
+    f.write_text('name = "m"\n[measure]\nrounds = 5\nmax_time_s = 2.5\nmin_time_s = 0\n')
+    (t,) = load_target_file(f)
+    assert t.measure == {"rounds": 5, "max_time_s": 2.5, "min_time_s": 0.0}
