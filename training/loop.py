@@ -23,11 +23,15 @@ from tqdm import tqdm
 
 from devbench.errors import DevbenchError
 from devbench.models import ArchSpec, build_model
+from devbench.models.registry import read_torch_file
 from devbench.training import rundir
 from devbench.training.data import Batches, Dataset
 from devbench.training.schedules import Schedule, get_schedule, schedule_for
 
 HISTORY_FIELDS = ("epoch", "lr", "train_loss", "train_error", "test_loss", "test_error", "seconds")
+#: what a checkpoint holds, and the type of each part
+_CHECKPOINT = {"spec": dict, "settings": dict, "epoch": int, "model": dict, "optimizer": dict,
+               "generator": torch.Tensor, "history": list}
 
 
 @dataclass
@@ -182,18 +186,30 @@ def train(spec: ArchSpec, dataset: Dataset, out: str | Path, config: TrainConfig
 
 def _restore(path: Path, spec: ArchSpec, settings: dict[str, Any], model: nn.Module, opt: torch.optim.Optimizer,
              batches: Batches) -> tuple[int, list[dict[str, Any]]]:
-    """Load a checkpoint into ``model``/``opt``/``batches``; one from another spec or setup is an error."""
-    ckpt = torch.load(path, map_location="cpu", weights_only=False)
-    if ArchSpec.from_dict(ckpt["spec"]) != spec:
+    """Load a checkpoint into ``model``/``opt``/``batches``; one from another spec or setup is an error.
+
+    A checkpoint holds only tensors and plain values (the SGD state is tensors and numbers, the data
+    order a generator state tensor), so it is read with ``weights_only``: a crafted one cannot run code.
+    """
+    ckpt = read_torch_file(path, "checkpoint")
+    if (not isinstance(ckpt, dict) or any(not isinstance(ckpt.get(k), t) for k, t in _CHECKPOINT.items())
+            or ckpt["epoch"] != len(ckpt["history"])
+            or not all(isinstance(row, dict) and set(row) == set(HISTORY_FIELDS) for row in ckpt["history"])):
+        raise DevbenchError(f"{path} is not a devbench checkpoint; remove it or train without --resume")
+    if ArchSpec.from_dict(ckpt["spec"], source=f"{path}: spec") != spec:
         raise DevbenchError(f"{path} is a checkpoint of another spec ({ckpt['spec'].get('name')!r}); "
                             "remove it or train without --resume")
     keys = ("dataset", "epochs", "batch_size", "train_subset", "seed")
     changed = [k for k in keys if ckpt["settings"].get(k) != settings[k]]
     if changed:
         raise DevbenchError(f"{path} was made with other settings ({', '.join(changed)}); resume with the same ones")
-    model.load_state_dict(ckpt["model"])
-    opt.load_state_dict(ckpt["optimizer"])
-    batches.generator.set_state(ckpt["generator"])
+    try:
+        model.load_state_dict(ckpt["model"])
+        opt.load_state_dict(ckpt["optimizer"])
+        batches.generator.set_state(ckpt["generator"])
+    except (RuntimeError, ValueError, KeyError, TypeError) as e:
+        raise DevbenchError(f"{path} is a damaged checkpoint ({type(e).__name__}); remove it or train without "
+                            "--resume") from None
     return ckpt["epoch"], ckpt["history"]
 
 

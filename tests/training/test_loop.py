@@ -2,6 +2,7 @@
 
 import csv
 import json
+import pathlib
 
 import pytest
 import torch
@@ -63,3 +64,33 @@ def test_checkpoint_of_another_spec_is_refused(synthetic, tmp_path, monkeypatch)
 def test_finished_run_is_not_overwritten(synthetic, tiny_run):
     with pytest.raises(DevbenchError, match="already exists"):
         train(tiny_wrn(), synthetic, tiny_run, CFG, progress=False)
+
+
+class _RunsCode:
+    """Unpickling this calls ``Path.touch``: a stand-in for the shell command a crafted checkpoint ran."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (pathlib.Path.touch, (self.marker,))
+
+
+def test_checkpoint_that_would_run_code_is_refused_and_does_not_run(synthetic, tmp_path, monkeypatch):
+    _interrupt_in_epoch_2(synthetic, tmp_path / "d", monkeypatch)
+    ckpt = tmp_path / "d.partial" / "checkpoint.pt"
+    marker = tmp_path / "code-ran"
+    good = torch.load(ckpt, weights_only=True)
+    torch.save({**good, "history": _RunsCode(marker)}, ckpt)
+    with pytest.raises(DevbenchError, match="refused: a checkpoint file may hold only tensors") as e:
+        train(tiny_wrn(), synthetic, tmp_path / "d", CFG, resume=True, progress=False)
+    assert "\n" not in str(e.value)
+    assert not marker.exists()
+
+
+def test_checkpoint_of_the_wrong_shape_is_refused(synthetic, tmp_path, monkeypatch):
+    _interrupt_in_epoch_2(synthetic, tmp_path / "e", monkeypatch)
+    ckpt = tmp_path / "e.partial" / "checkpoint.pt"
+    torch.save({"epoch": "1"}, ckpt)
+    with pytest.raises(DevbenchError, match="is not a devbench checkpoint"):
+        train(tiny_wrn(), synthetic, tmp_path / "e", CFG, resume=True, progress=False)
