@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import math
 import os
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from devbench import __version__
 from devbench.errors import DevbenchError
@@ -26,6 +27,7 @@ VERBS = {
     "compile": "compile",
     "tune": "tune",
     "run": "run",
+    "compare": "compare",
     "report": "report",
     "plot": "plot",
     "train": "train",
@@ -40,7 +42,12 @@ VERBS = {
 
 class OneLineParser(argparse.ArgumentParser):
     """argparse, but a bad argument is one line (``devbench: error: ...``, as for every other user
-    mistake, whatever the verb) and exit code 2."""
+    mistake, whatever the verb) and exit code 2, and no option is ever guessed from a prefix
+    (``--targets`` must not silently become ``--targets-file``); the verbs' parsers are this class too."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"devbench: error: {message} (see {self.prog} --help)\n")
@@ -98,20 +105,33 @@ def positive_int(text: str) -> int:
     return value
 
 
+def thread_count(text: str) -> int:
+    """argparse type for ``--threads``: thousands of threads would hang the machine, not measure it."""
+    from devbench.targets import MAX_THREADS
+
+    value = positive_int(text)
+    if value > MAX_THREADS:
+        raise argparse.ArgumentTypeError(f"{text!r} threads is more than any board has cores (at most {MAX_THREADS})")
+    return value
+
+
 def non_negative_float(text: str) -> float:
-    """argparse type for durations and tolerances."""
+    """argparse type for durations and tolerances: finite (``inf`` would never end, ``nan`` compares false)."""
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a non-negative number")
+    if not 0 <= value < math.inf:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite non-negative number")
     return value
 
 
 def csv_list(text: str) -> list[str]:
-    """argparse type for ``a,b,c`` lists."""
-    return [item.strip() for item in text.split(",") if item.strip()]
+    """argparse type for ``a,b,c`` lists; an empty one (``--model ,``) would silently do nothing."""
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    if not items:
+        raise argparse.ArgumentTypeError(f"{text!r} names nothing (a comma-separated list is expected)")
+    return items
 
 
 def add_format_argument(parser: argparse.ArgumentParser, default: str = "markdown") -> None:
@@ -126,7 +146,7 @@ def add_target_arguments(parser: argparse.ArgumentParser, multiple: bool = False
         parser.add_argument("--target", default="local", help="target name (see `devbench targets`)")
     parser.add_argument("--targets-file", action="append", default=[], metavar="FILE",
                         help="extra target TOML file (repeatable)")
-    parser.add_argument("--threads", type=positive_int, help="threads on the board (default: the target's)")
+    parser.add_argument("--threads", type=thread_count, help="threads on the board (default: the target's)")
 
 
 def add_db_argument(parser: argparse.ArgumentParser) -> None:
