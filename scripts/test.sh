@@ -3,5 +3,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/python ] || { echo "test: no .venv here; run scripts/setup.sh first" >&2; exit 2; }
-export DEVBENCH_CACHE_DIR="${DEVBENCH_CACHE_DIR:-$PWD/.devbench/cache}"
+# No cache or database is set here: tests/conftest.py gives every test its own temporary ones (and HOME),
+# and keeps the emulated board's root filesystem in this repository's .devbench/.
 exec .venv/bin/python -m pytest -q -ra "$@"

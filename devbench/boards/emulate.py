@@ -9,7 +9,8 @@ Everything lives in ``{cache}/boards/emulated-pi`` (see :mod:`devbench.boards.pa
     state.json       the port the board was last started on
 
 The ``emulated-pi`` target file points at these paths. Starting on a port other than the default
-writes a user target file (``~/.config/devbench/targets/emulated-pi.toml``) with that port.
+writes a user target file (``~/.config/devbench/targets/emulated-pi.toml``) with that port, once:
+a start on the same port leaves it as it is.
 """
 
 from __future__ import annotations
@@ -93,7 +94,8 @@ def _sshd(port: int) -> LoopbackSSHD:
 
 
 def _write_target_override(port: int) -> Path | None:
-    """Point the ``emulated-pi`` target at ``port`` through a user target file; ``None`` for the default."""
+    """Point the ``emulated-pi`` target at ``port`` through a user target file; the file when it was
+    written, ``None`` when nothing needed writing (the default port, or the file already says ``port``)."""
     from devbench.targets import BUILTIN_DIR, user_targets_dir
 
     path = user_targets_dir() / f"{NAME}.toml"
@@ -107,8 +109,11 @@ def _write_target_override(port: int) -> Path | None:
             path.unlink()
         return None
     builtin = (BUILTIN_DIR / f"{NAME}.toml").read_text()
+    text = f"{OVERRIDE_MARK}\n" + builtin.replace(f"port = {DEFAULT_PORT}", f"port = {port}", 1)
+    if ours and path.read_text() == text:
+        return None  # already points there: a user file is not rewritten on every start
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(f"{OVERRIDE_MARK}\n" + builtin.replace(f"port = {DEFAULT_PORT}", f"port = {port}", 1))
+    path.write_text(text)
     return path
 
 
@@ -126,7 +131,8 @@ def start(port: int = DEFAULT_PORT, log: Callable[[str], None] = print) -> Board
         if current.port == port:
             return current
         raise DevbenchError(f"{NAME} already runs on port {current.port}; stop it first: devbench board emulate --stop")
-    sshd = _sshd(port)  # validates the port before any slow work
+    sshd = _sshd(port)
+    sshd.check_startable()  # a bad or busy port, or no sshd, before the slow root filesystem build
     rootfs = root() / "rootfs"
     build_s = build_rootfs(rootfs, log=log)
     write_python_wrapper(rootfs, python_wrapper())

@@ -46,13 +46,19 @@ def _keygen(path: Path) -> None:
 
 
 def _pid_alive(pid: int) -> bool:
+    """Whether ``pid`` is a live process. A zombie is not: it has exited, it only waits to be reaped
+    (in a container whose init never reaps, forever), and no port is served by it."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:  # no /proc (not Linux), or it exited just now: trust the signal check
+        return True
+    return stat.rpartition(")")[2].split()[:1] != ["Z"]  # the state follows the command name in parentheses
 
 
 @dataclass(frozen=True)
@@ -124,14 +130,20 @@ class LoopbackSSHD:
             return None
         return pid if _pid_alive(pid) else None
 
-    def start(self, timeout_s: float = 15.0) -> None:
-        if self.pid() is not None:
-            return
+    def check_startable(self) -> str:
+        """The sshd binary, once it is known that it exists and that the port is free: checked before
+        any slow work (a board's root filesystem) is done for a server that could not start."""
         sshd = shutil.which("sshd") or ("/usr/sbin/sshd" if Path("/usr/sbin/sshd").exists() else None)
         if sshd is None:
             raise DevbenchError("sshd not found; install it with: apt-get install openssh-server")
         if port_open(self.port):
             raise DevbenchError(f"port {self.port} on {LOOPBACK} is already in use; pick another with --port")
+        return sshd
+
+    def start(self, timeout_s: float = 15.0) -> None:
+        if self.pid() is not None:
+            return
+        sshd = self.check_startable()
         self.prepare()
         if os.geteuid() == 0:  # sshd started by root insists on its privilege-separation directory
             Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)

@@ -1,9 +1,10 @@
 """The emulated aarch64 board for real: qemu-user Python behind sshd, a cross-compiled network on it,
 measured in one matrix with this machine.
 
-The root filesystem is built once into devbench's real cache (about 35 s cold, 6 s with warm apt/pip caches,
-0 s when current) and shared; everything else (sshd, keys, wrapper, target file) lives in a
-temporary cache dir with a free port, so the test never touches a board the user is running.
+The root filesystem is built once into the repository's ``.devbench/cache`` (about 35 s cold, 6 s with
+warm apt/pip caches, 0 s when current) and shared by every run of the suite; everything else (sshd, keys,
+wrapper, target file) lives in a temporary cache dir with a free port, so the test never touches a board
+the user is running.
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ from devbench.boards.rootfs import build_rootfs
 from devbench.boards.sshd import free_port, port_open
 from devbench.doctor import doctor
 from devbench.errors import DevbenchError
-from devbench.paths import cache_dir
 from devbench.results import ResultStore
 from devbench.targets import get_target
+from tests.conftest import SHARED_CACHE
 
 pytestmark = [
     pytest.mark.slow,
@@ -36,7 +37,7 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def shared_rootfs() -> Path:
-    rootfs = cache_dir("boards", emulate.NAME) / "rootfs"
+    rootfs = SHARED_CACHE / "boards" / emulate.NAME / "rootfs"
     build_rootfs(rootfs)
     return rootfs
 
