@@ -170,6 +170,8 @@ class ArchSpec:
             text = path.read_text()
         except OSError as e:
             raise DevbenchError(f"cannot read spec file {path}: {e.strerror}") from None
+        except UnicodeDecodeError as e:
+            raise DevbenchError(f"{path}: malformed spec JSON: not UTF-8 text ({e.reason} at byte {e.start})") from None
         try:
             d = json.loads(text)
         except json.JSONDecodeError as e:
