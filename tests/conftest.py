@@ -2,8 +2,8 @@
 directories and HOME, so nothing reads or writes the user's files (or another test's).
 
 Two things are shared on purpose, under the repository's own ``.devbench/`` (ignored by git): the
-emulated board's root filesystem (``SHARED_CACHE``, about 450 MB and half a minute to build) and
-matplotlib's font cache.
+emulated board's root filesystem (``SHARED_CACHE``, about 450 MB and half a minute to build),
+matplotlib's font cache and hypothesis's unicode tables (its example database is off).
 """
 
 from __future__ import annotations
@@ -19,6 +19,11 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 #: the cache whose ``boards/emulated-pi/rootfs`` every run of the suite reuses
 SHARED_CACHE = REPO / ".devbench" / "cache"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Before collection, where hypothesis first writes (a ``.hypothesis`` in the working directory)."""
+    os.environ["HYPOTHESIS_STORAGE_DIRECTORY"] = str(REPO / ".devbench" / "hypothesis")
 
 
 def _isolate(mp: pytest.MonkeyPatch, root: Path) -> None:
