@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields
 
 #: what a runner can be asked to do
-MODES = ("measure", "probe", "accuracy")
+MODES = ("measure", "probe", "accuracy", "profile")
 
 #: a backend's own timing loop (repeats -> samples in ms), where it has one better than perf_counter
 TimedLoop = Callable[[int], list[float]]

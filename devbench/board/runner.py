@@ -302,6 +302,170 @@ def accuracy(req: RunRequest) -> dict[str, Any]:
     }
 
 
+# ---------------------------------------------------------------------- profile: per-operator times
+# ``--mode profile``: where one inference spends its time, operator by operator, as the runtime's
+# own profiler sees it: ``warmup`` untimed inferences, then ``repeats`` profiled ones. The result's
+# ``ops`` are one inference's operators in execution order, each with its mean time per inference;
+# the host maps them to the network's stages and blocks (devbench/profile.py). Profilers add their
+# own cost, so these times explain a latency, they do not replace ``measure``'s.
+
+#: one profiled inference: (operator name, ms) in execution order
+OpRun = list[tuple[str, float]]
+#: what a profiler returns: the profiled inferences, their wall times (ms), and where the runtime
+#: keeps no layer names, the argument shapes of each operator of one inference (else None)
+Profiled = tuple[list[OpRun], list[float], list[list[list[int]]] | None]
+
+
+def per_inference_ops(runs: list[OpRun]) -> list[dict[str, Any]]:
+    """The operators of one inference with their mean and median time over ``runs`` (the median
+    because one preempted run would otherwise decide an operator's time). An operator is its name
+    plus how often that name came before it in the same run: TVM calls one fused kernel at every
+    layer of the same shape, and each call site must stay its own row, in execution order."""
+    times: dict[tuple[str, int], list[float]] = {}
+    for run in runs:
+        seen: dict[str, int] = {}
+        for name, ms in run:
+            seen[name] = seen.get(name, 0) + 1
+            times.setdefault((name, seen[name]), []).append(ms)
+    return [{"name": name, "ms": sum(v) / len(runs), "median_ms": float(np.median(v + [0.0] * (len(runs) - len(v)))),
+             "calls": len(v)} for (name, _), v in times.items()]
+
+
+def profile_tvm(req: RunRequest, x: np.ndarray) -> Profiled:
+    """The Relax VM's instrument hook, which the VM calls before and after every call instruction
+    (kernels and its builtins); TVM 0.27's runtime no longer has the VM's ``profile`` function.
+    Fused kernels keep no layer names, so one untimed inference first records every call's
+    argument shapes, by which the host recognises the network's convs."""
+    import tvm
+    from tvm import relax
+
+    dev = tvm.device(req.device, 0)
+    vm = relax.VirtualMachine(tvm.runtime.load_module(req.artifact), dev)  # as load_tvm
+    vm.set_input("main", tvm.runtime.tensor(x, dev))
+    for _ in range(req.warmup):
+        vm.invoke_stateful("main")
+    shapes: list[list[list[int]]] = []
+
+    def record_shapes(func: Any, symbol: str, before: bool, ret: Any, *args: Any) -> int:
+        if before:
+            shapes.append([[int(d) for d in a.shape] for a in args if hasattr(a, "shape")])
+        return 0  # VMInstrumentReturnKind.NO_OP: run the call as usual
+
+    vm.set_instrument(record_shapes)
+    vm.invoke_stateful("main")
+    run: OpRun = []
+    started: list[float] = []
+    sync = dev.sync if req.device != "cpu" else None  # a GPU kernel call returns before it ends
+
+    def instrument(func: Any, symbol: str, before: bool, ret: Any, *args: Any) -> int:
+        if before:
+            started.append(time.perf_counter())
+        else:
+            if sync is not None:
+                sync()
+            run.append((symbol, (time.perf_counter() - started.pop()) * 1e3))
+        return 0  # VMInstrumentReturnKind.NO_OP: run the call as usual
+
+    vm.set_instrument(instrument)
+    runs, walls = [], []
+    for _ in range(req.repeats):
+        run = []
+        t0 = time.perf_counter()
+        vm.invoke_stateful("main")
+        if sync is not None:
+            sync()
+        walls.append((time.perf_counter() - t0) * 1e3)
+        runs.append(run)
+    return runs, walls, shapes
+
+
+def profile_onnxruntime(req: RunRequest, x: np.ndarray) -> Profiled:
+    """ONNX Runtime's ``enable_profiling`` trace: a ``model_run`` event per inference and a
+    ``<node>_kernel_time`` event per node run inside it (on CUDA, the node's host-side time)."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()  # the session load_onnxruntime makes, with profiling on
+    opts.intra_op_num_threads = req.threads
+    opts.inter_op_num_threads = 1
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.enable_profiling = True
+    opts.profile_file_prefix = str(Path("ort_profile").resolve())
+    providers = ["CUDAExecutionProvider"] if req.device == "cuda" else ["CPUExecutionProvider"]
+    sess = ort.InferenceSession(req.artifact, opts, providers=providers)
+    feed = {sess.get_inputs()[0].name: x}
+    walls = []
+    for i in range(req.warmup + req.repeats):
+        t0 = time.perf_counter()
+        sess.run(None, feed)
+        if i >= req.warmup:
+            walls.append((time.perf_counter() - t0) * 1e3)
+    trace = Path(sess.end_profiling())
+    events = json.loads(trace.read_text())
+    trace.unlink()  # a board keeps no trace files behind
+    spans = sorted((e["ts"], e["ts"] + e["dur"]) for e in events
+                   if e.get("cat") == "Session" and e.get("name") == "model_run")[req.warmup:]
+    nodes = sorted((e["ts"], e["name"].removesuffix("_kernel_time"), e["dur"] / 1e3) for e in events
+                   if e.get("cat") == "Node" and e.get("name", "").endswith("_kernel_time"))
+    runs = [[(name, ms) for ts, name, ms in nodes if start <= ts <= end] for start, end in spans]
+    return runs, walls, None
+
+
+def profile_torch(req: RunRequest, x: np.ndarray) -> Profiled:
+    """``torch.profiler``: the top-level ATen ops of each inference, which the exported program
+    calls one per graph node (their children are the kernels an op dispatches to)."""
+    import torch
+    from torch.profiler import ProfilerActivity, record_function
+
+    loaded, _ = load(req, x)
+    for _ in range(req.warmup):
+        loaded.run()
+    mark = "devbench::inference"
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if req.device == "cuda" else [])
+    walls = []
+    with torch.profiler.profile(activities=activities) as prof:
+        for _ in range(req.repeats):
+            t0 = time.perf_counter()
+            with record_function(mark):
+                loaded.run()
+            walls.append((time.perf_counter() - t0) * 1e3)
+    cuda = req.device == "cuda"
+    runs = [[(op.name, (op.device_time_total if cuda else op.cpu_time_total) / 1e3) for op in e.cpu_children]
+            for e in prof.events() if e.name == mark]
+    return runs, walls, None
+
+
+PROFILERS: dict[str, Callable[[RunRequest, np.ndarray], Profiled]] = {
+    "tvm": profile_tvm, "onnxruntime": profile_onnxruntime, "torch": profile_torch,
+}
+
+
+def profile(req: RunRequest) -> dict[str, Any]:
+    """Per-operator times of one inference, from the backend's own profiler."""
+    if req.backend not in PROFILERS:
+        raise ValueError(f"this runner has no backend {req.backend!r} (it has {', '.join(sorted(PROFILERS))})")
+    if req.repeats < 1:
+        raise ValueError("profile needs at least one repeat")
+    runs, walls, shapes = PROFILERS[req.backend](req, np.load(req.input))
+    ops = per_inference_ops(runs)
+    if shapes is not None and len(shapes) == len(ops):  # ops keep the first run's call order
+        for op, op_shapes in zip(ops, shapes, strict=True):
+            op["shapes"] = op_shapes
+    env = environment()
+    env["runtime_version"] = runtime_versions()[req.backend]
+    env["threads"] = req.threads
+    return {
+        "backend": req.backend,
+        "ops": ops,
+        "runs": len(runs),
+        # wall time of a profiled inference, the profiler's own cost included
+        "total_ms": sum(walls) / len(walls),
+        "median_total_ms": float(np.median(walls)),
+        "peak_rss_mb": peak_rss_mb(),
+        "environment": env,
+    }
+
+
 def probe() -> dict[str, Any]:
     return {
         "environment": environment(),
@@ -317,7 +481,8 @@ def main(argv: list[str]) -> int:
         for var in THREAD_ENV:
             os.environ[var] = str(req.threads)
     try:
-        result = {"probe": probe, "measure": lambda: measure(req), "accuracy": lambda: accuracy(req)}[req.mode]()
+        result = {"probe": probe, "measure": lambda: measure(req), "accuracy": lambda: accuracy(req),
+                  "profile": lambda: profile(req)}[req.mode]()
     except Exception as e:  # reported to the host as data: the host decides what it means
         result = {"error": f"{type(e).__name__}: {e}"}
     Path(req.out).write_text(json.dumps(result))
