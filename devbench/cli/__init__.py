@@ -28,6 +28,7 @@ VERBS = {
     "tune": "tune",
     "run": "run",
     "compare": "compare",
+    "profile": "profile",
     "report": "report",
     "plot": "plot",
     "train": "train",
