@@ -13,11 +13,14 @@ import hashlib
 import json
 import math
 import random
+import signal
 import sys
 import tempfile
 import threading
 from collections import defaultdict
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -283,6 +286,45 @@ def run_jobs(
             store.add(row)
             rows.append(row)
 
+    with _watch_interrupts() as interrupted:
+        try:
+            _measure_all(jobs, record, progress, trust_new_host, interrupted)
+        except KeyboardInterrupt:
+            raise Interrupted(rows) from None
+    return rows
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM stopped a run; ``rows`` are those stored before it (nothing half-measured)."""
+
+    def __init__(self, rows: list[ResultRow]) -> None:
+        super().__init__("interrupted")
+        self.rows = rows
+
+
+@contextmanager
+def _watch_interrupts() -> Iterator[threading.Event]:
+    """SIGINT and SIGTERM raise KeyboardInterrupt and set the event. TVM's compiler turns an
+    interrupt inside it into a RuntimeError; the event tells that apart from a compiler crash."""
+    flag = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        flag.set()
+        raise KeyboardInterrupt
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield flag
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def _measure_all(jobs: list[Job], record: Callable[[ResultRow], None], progress: bool, trust_new_host: bool,
+                 interrupted: threading.Event) -> None:
     compiled: dict[str, Artifact] = {}
     for job in tqdm(jobs, desc="compile", unit="job", disable=not progress or not jobs, file=sys.stderr):
         try:
@@ -290,6 +332,8 @@ def run_jobs(
         except DevbenchError as e:
             record(_error_row(job, f"compile: {e}"))
         except Exception as e:  # a compiler crash on one network must not lose the others
+            if interrupted.is_set():
+                raise KeyboardInterrupt from None
             record(_error_row(job, f"compile: {_describe(e)}"))
 
     by_target: dict[str, list[Job]] = defaultdict(list)
@@ -299,6 +343,7 @@ def run_jobs(
     total = sum(len(v) * (v[0].settings.rounds or 1) for v in by_target.values())
     bar = tqdm(total=total, desc="measure", unit="run", disable=not progress or not total, file=sys.stderr)
     stop = threading.Event()
+    opened: list[Transport] = []
 
     def board_worker(target_jobs: list[Job]) -> None:
         target = target_jobs[0].target
@@ -309,18 +354,19 @@ def run_jobs(
                 record(_error_row(job, _describe(e)))
             bar.update(len(target_jobs) * (target_jobs[0].settings.rounds or 1))
             return
+        opened.append(transport)
         state = {job.job_id: Rounds(job, compiled[job.job_id]) for job in target_jobs}
         order = random.Random(f"{target.name}:{target_jobs[0].settings.seed}")
         try:
             for _ in range(target_jobs[0].settings.rounds or 1):
                 for job in order.sample(target_jobs, len(target_jobs)):
-                    if stop.is_set():
-                        return
                     rounds = state[job.job_id]
                     if not rounds.error:
                         try:
                             rounds.results.append(measure_once(job, rounds.artifact, transport))
                         except Exception as e:
+                            if stop.is_set():
+                                return
                             rounds.error = _describe(e)
                             record(_error_row(job, rounds.error))
                     bar.update()
@@ -338,13 +384,14 @@ def run_jobs(
         for f in futures:
             f.result()
     except BaseException:
-        stop.set()  # workers stop before their next round; what is running is left to finish or fail
-        pool.shutdown(wait=False, cancel_futures=True)
+        stop.set()  # workers stop before their next round, and the runners they wait for are killed
+        for transport in list(opened):
+            transport.cancel()
+        pool.shutdown(wait=True, cancel_futures=True)
         raise
     finally:
         bar.close()
     pool.shutdown()
-    return rows
 
 
 def _finish(rounds: Rounds, transport: Transport) -> ResultRow:

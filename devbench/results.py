@@ -110,18 +110,22 @@ class ResultStore:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
+            self._refuse_newer()  # before WAL mode rewrites the file's header
             self.conn.execute("PRAGMA journal_mode=WAL")
             self._migrate()
         except (sqlite3.DatabaseError, OSError) as e:
             raise DevbenchError(f"cannot open results database {self.path}: {e}") from None
 
-    def _migrate(self) -> None:
-        """Create the table, or add the columns a newer devbench introduced; refuse a database
-        from a newer devbench rather than misread it."""
+    def _refuse_newer(self) -> None:
+        """A database from a newer devbench is refused untouched rather than misread."""
         version = self.conn.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
+            self.conn.close()
             raise DevbenchError(f"results database {self.path} was written by a newer devbench "
                                 f"(schema {version}, this one reads up to {SCHEMA_VERSION})")
+
+    def _migrate(self) -> None:
+        """Create the table, or add the columns a newer devbench introduced."""
         cols = ", ".join(f"{f.name} {_column_type(f)}" for f in fields(ResultRow))
         with self.conn:
             self.conn.execute(f"CREATE TABLE IF NOT EXISTS results (id INTEGER PRIMARY KEY AUTOINCREMENT, {cols})")

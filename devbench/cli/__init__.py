@@ -12,6 +12,7 @@ import importlib
 import math
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -106,14 +107,24 @@ def positive_int(text: str) -> int:
     return value
 
 
+def count_up_to(limit: int, what: str) -> Callable[[str], int]:
+    """argparse type for a positive count with an upper bound: ``--repeats 1000000000`` or
+    ``--threads 10000`` would hang a board for hours, not measure it."""
+
+    def parse(text: str) -> int:
+        value = positive_int(text)
+        if value > limit:
+            raise argparse.ArgumentTypeError(f"{text!r} {what} is more than devbench allows (at most {limit})")
+        return value
+
+    return parse
+
+
 def thread_count(text: str) -> int:
-    """argparse type for ``--threads``: thousands of threads would hang the machine, not measure it."""
+    """argparse type for ``--threads``: no board has more cores than the targets' bound."""
     from devbench.targets import MAX_THREADS
 
-    value = positive_int(text)
-    if value > MAX_THREADS:
-        raise argparse.ArgumentTypeError(f"{text!r} threads is more than any board has cores (at most {MAX_THREADS})")
-    return value
+    return count_up_to(MAX_THREADS, "threads")(text)
 
 
 def non_negative_float(text: str) -> float:

@@ -6,10 +6,11 @@ from __future__ import annotations
 import argparse
 import sys
 
+from devbench.bench import Interrupted
 from devbench.cli import add_target_arguments, csv_list, open_store
-from devbench.cli.run import add_measure_arguments, explain, settings_from
+from devbench.cli.run import add_measure_arguments, exit_code, explain, settings_from
 from devbench.compare import compare
-from devbench.report import render_comparisons
+from devbench.report import render, render_comparisons
 from devbench.stats import SAME_MARGIN
 
 HELP = "is B faster than A? latency ratios to the first model, with a 95% CI from paired rounds and a verdict"
@@ -33,6 +34,9 @@ def run(args: argparse.Namespace) -> int:
         result, rows = compare(args.model, args.target, args.backend, settings_from(args), store,
                                targets_files=args.targets_file, threads=args.threads,
                                trust_new_host=args.trust_new_host)
+    except Interrupted as e:  # no comparison from half the rounds: say what finished
+        print(render(e.rows, args.format))
+        return exit_code(e.rows, interrupted=True)
     finally:
         store.close()
     print(render_comparisons(result, args.format))

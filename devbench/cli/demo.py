@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from devbench.cli import csv_list, positive_int
+from devbench.cli import csv_list, thread_count
 from devbench.cli.run import add_measure_arguments, run_and_print
 
 HELP = "benchmark a few registered networks on every local backend and print the table"
@@ -16,7 +16,7 @@ DEMO_MODELS = ["resnet20", "wrn_16_2", "densenet_bc_40"]
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", type=csv_list, default=DEMO_MODELS, help=f"default: {','.join(DEMO_MODELS)}")
     p.add_argument("--backend", type=csv_list, default=["tvm", "onnxruntime", "torch"])
-    p.add_argument("--threads", type=positive_int, default=None)
+    p.add_argument("--threads", type=thread_count, default=None)
     p.add_argument("--targets-file", action="append", default=[])
     add_measure_arguments(p)
 

@@ -5,16 +5,16 @@ from __future__ import annotations
 import argparse
 import sys
 
-from devbench.bench import DEFAULT_MEASURE, MeasureSettings, run_matrix
+from devbench.bench import DEFAULT_MEASURE, Interrupted, MeasureSettings, run_matrix
 from devbench.check import DEFAULT_ATOL
 from devbench.cli import (
     add_db_argument,
     add_format_argument,
     add_target_arguments,
+    count_up_to,
     csv_list,
     non_negative_float,
     open_store,
-    positive_int,
 )
 from devbench.report import fastest, render, render_records
 from devbench.results import ResultRow
@@ -25,15 +25,15 @@ HELP = "benchmark models on targets and backends in rounds; outputs are checked 
 def add_measure_arguments(p: argparse.ArgumentParser) -> None:
     """Measurement options, shared by every verb that measures (run, compare, demo)."""
     d = DEFAULT_MEASURE
-    p.add_argument("--batch", type=positive_int, default=1, help="batch size (default: 1)")
-    p.add_argument("--rounds", type=positive_int,
+    p.add_argument("--batch", type=count_up_to(4096, "batch"), default=1, help="batch size (default: 1)")
+    p.add_argument("--rounds", type=count_up_to(1000, "rounds"),
                    help=f"rounds: each measures every job once in a fresh runner process, the jobs of a board in "
                         f"a new random order every round; the headline is the median of the round medians and "
                         f"its 95%% interval comes from the spread between rounds, which needs 6 or more "
                         f"(default: the target's, or {d['rounds']})")
-    p.add_argument("--warmup", type=positive_int,
+    p.add_argument("--warmup", type=count_up_to(100_000, "warm-up runs"),
                    help=f"untimed runs before timing, per round (default: the target's, or {d['warmup']})")
-    p.add_argument("--repeats", type=positive_int,
+    p.add_argument("--repeats", type=count_up_to(1_000_000, "repeats"),
                    help=f"timed runs per round, at least (default: the target's, or {d['repeats']})")
     p.add_argument("--min-time", type=non_negative_float, metavar="S",
                    help=f"keep sampling until at least S seconds were timed in each round (default: the "
@@ -85,10 +85,13 @@ def explain(rows: list[ResultRow], atol: float) -> None:
 def run_and_print(args: argparse.Namespace, models: list[str], targets: list[str], backends: list[str]) -> int:
     """Run the matrix, print the table, and say why the exit code is not 0."""
     store = open_store(args)
+    interrupted = False
     try:
         rows = run_matrix(models, targets, backends, settings_from(args), store, targets_files=args.targets_file,
                           threads=args.threads, resume=getattr(args, "resume", False),
                           trust_new_host=args.trust_new_host)
+    except Interrupted as e:  # print what finished; the rest is for --resume
+        rows, interrupted = e.rows, True
     finally:
         store.close()
     print(render(rows, args.format))
@@ -96,6 +99,14 @@ def run_and_print(args: argparse.Namespace, models: list[str], targets: list[str
         print("\nFastest backend per model and target:\n" + render_records(fastest(rows), args.format))
     explain(rows, args.atol)
     print(f"results stored in {store.path}", file=sys.stderr)
+    return exit_code(rows, interrupted)
+
+
+def exit_code(rows: list[ResultRow], interrupted: bool) -> int:
+    """130 after Ctrl-C (as a shell reports SIGINT), 1 when a row failed, else 0."""
+    if interrupted:
+        print("devbench: interrupted: the rows above are stored; --resume measures the rest", file=sys.stderr)
+        return 130
     return 1 if any(r.status != "ok" for r in rows) else 0
 
 

@@ -10,6 +10,7 @@ with the board runner's own :func:`~devbench.board.protocol.timing_loop`.
 
 from __future__ import annotations
 
+import gc
 import time
 from typing import Any
 
@@ -57,6 +58,16 @@ class RPCTransport:
         req = job.request
         if req.mode != "measure" or req.backend != "tvm":
             return {"error": f"an RPC board only measures TVM artifacts, not {req.mode} with {req.backend}"}
+        try:
+            return self._measure(job)
+        finally:
+            # The session's objects hold a reference cycle: until it is collected the tracker does
+            # not get the board back, and the next round's request would wait for it forever.
+            gc.collect()
+
+    def _measure(self, job: BoardJob) -> dict[str, Any]:
+        """One round in a fresh session (a fresh server process), timed by the runner's own loop."""
+        req = job.request
         import tvm
         from tvm import relax
 
@@ -98,6 +109,9 @@ class RPCTransport:
                 "runtime_version": tvm.__version__,
             },
         }
+
+    def cancel(self) -> None:
+        """A time_evaluator call cannot be stopped from here; the session ends with devbench."""
 
     def close(self) -> None:
         """Sessions end with their last reference; the tracker frees the board."""

@@ -110,6 +110,8 @@ class SSHTransport:
         self.trust_new_host = trust_new_host
         self.endpoint = resolve_endpoint(target.name, target.ssh)
         self._client: paramiko.SSHClient | None = None
+        self._run_dir: str | None = None  # the run directory of the job in progress
+        self._cancelled = False
 
     # ------------------------------------------------------------------ connection
     def _known_hosts_files(self) -> tuple[list[Path], Path]:
@@ -166,6 +168,7 @@ class SSHTransport:
         self.close()
         error = ""
         for attempt in range(ATTEMPTS):
+            self._refuse_if_cancelled()
             if attempt:
                 time.sleep(BACKOFF_S * 2 ** (attempt - 1))
             try:
@@ -174,6 +177,23 @@ class SSHTransport:
             except ConnectionLost as e:
                 error = str(e)
         raise DevbenchError(f"cannot reach board {self.endpoint.label}: {error}")
+
+    def _refuse_if_cancelled(self) -> None:
+        if self._cancelled:
+            raise DevbenchError(f"interrupted: nothing more runs on board {self.endpoint.label}")
+
+    def cancel(self) -> None:
+        """Kill the runner of the job in progress on the board (its shell wrote its pid), then
+        drop the connection; the worker's ``run`` then fails at once instead of retrying."""
+        self._cancelled = True
+        run_dir = self._run_dir
+        if run_dir is not None and self._client is not None:
+            try:
+                self._exec(f"kill -9 \"$(cat {shlex.quote(run_dir)}/.pid)\"; rm -rf -- {shlex.quote(run_dir)}",
+                           self.ssh.connect_timeout_s)
+            except (ConnectionLost, RunTimeout, DevbenchError):
+                pass
+        self.close()
 
     def close(self) -> None:
         if self._client is not None:
@@ -247,6 +267,7 @@ class SSHTransport:
         workdir = self.ssh.workdir.rstrip("/") or "/"
         run_dir = posixpath.join(workdir, f"run-{uuid.uuid4().hex[:12]}")
         quoted_dir = shlex.quote(run_dir)
+        self._run_dir = run_dir
         status, _, err = self._exec(f"mkdir -p -m 700 {quoted_dir}", self.ssh.connect_timeout_s * 3)
         if status != 0:
             raise DevbenchError(f"cannot create {run_dir} on board {self.endpoint.label}: {err.strip()}")
@@ -283,6 +304,7 @@ class SSHTransport:
         except (OSError, EOFError, paramiko.SSHException) as e:
             raise ConnectionLost(str(e) or type(e).__name__) from None
         finally:
+            self._run_dir = None
             self._remove(run_dir)
 
     def _remove(self, run_dir: str) -> None:
@@ -304,6 +326,7 @@ class SSHTransport:
             _check_name(name)
         error = ""
         for attempt in range(ATTEMPTS):
+            self._refuse_if_cancelled()
             if attempt:
                 time.sleep(BACKOFF_S * 2 ** (attempt - 1))
             try:

@@ -46,11 +46,7 @@ def test_hostile_database(devbench, tmp_path: Path, case: str, verb: list[str]) 
         tmp_path.chmod(0o755)
 
 
-UNCHANGED = [pytest.param(c, marks=pytest.mark.xfail(strict=True, reason="results.py being reworked"))
-             if c == "newer schema" else c for c in CASES]
-
-
-@pytest.mark.parametrize("case", UNCHANGED)
+@pytest.mark.parametrize("case", CASES)
 def test_hostile_database_is_left_as_it_was(devbench, tmp_path: Path, case: str) -> None:
     db = _make(tmp_path, case)
     before = db.read_bytes() if db.is_file() else None

@@ -26,8 +26,9 @@ pytestmark = pytest.mark.slow
 
 MODEL = "resnet8"
 BACKENDS = ("tvm", "onnxruntime", "torch")
-#: exactly five samples per row (no minimum sampling time): the test is about the flow, not the figure
-RUN = ["run", "--model", MODEL, "--backend", ",".join(BACKENDS), "--repeats", "5", "--warmup", "2", "--min-time", "0"]
+#: two rounds of exactly five samples per row (no minimum sampling time): the test is about the flow, not the figure
+RUN = ["run", "--model", MODEL, "--backend", ",".join(BACKENDS), "--repeats", "5", "--warmup", "2", "--min-time", "0",
+       "--rounds", "2"]
 
 
 @dataclass
@@ -69,7 +70,9 @@ def test_run_measures_and_checks_every_backend(stack: Stack) -> None:
     for r in rows:
         assert (r["model"], r["target"], r["status"], r["check"]) == (MODEL, "local", "ok", "pass"), r
         assert 0 <= r["max_abs_err"] < 1e-3, r
-        assert r["median_ms"] > 0 and r["n"] == 5, r
+        assert r["median_ms"] > 0 and r["n"] == 10 and r["rounds"] == 2, r
+        assert r["ci95_ms"] == "none (2 rounds)", r  # two rounds give no 95% interval, and the table says so
+        assert r["load_s"] > 0 and r["rss_MB"] > 0, r
     assert len(stack.stored()) == len(BACKENDS)
 
 
@@ -105,19 +108,21 @@ def test_plot_writes_a_png(stack: Stack, tmp_path: Path) -> None:
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_resume_measures_nothing_already_stored(stack: Stack) -> None:
+def test_resume_measures_nothing_already_stored_and_prints_the_stored_table(stack: Stack) -> None:
     before = [(r.job_id, r.created) for r in stack.stored()]
     proc = run_cli(*RUN, "--resume", "--format", "csv", env=stack.env)
     assert proc.returncode == 0, proc.stderr
     assert [(r.job_id, r.created) for r in stack.stored()] == before
-    assert len(list(csv.DictReader(io.StringIO(proc.stdout)))) == 0  # nothing measured, nothing printed
+    printed = list(csv.DictReader(io.StringIO(proc.stdout)))
+    assert sorted(r["backend"] for r in printed) == sorted(BACKENDS)
+    assert {float(r["median_ms"]) for r in printed} == {r.median_ms for r in stack.stored()}
 
 
 def test_output_check_failure_exits_1_and_keeps_the_row(stack: Stack, tmp_path: Path) -> None:
     """ONNX Runtime's fused kernels round differently from PyTorch: a zero tolerance must fail."""
     env = {**stack.env, "DEVBENCH_DB": str(tmp_path / "check.sqlite")}
     common = ["run", "--model", MODEL, "--backend", "onnxruntime", "--repeats", "3", "--warmup", "1", "--min-time", "0",
-              "--atol", "0"]
+              "--rounds", "1", "--atol", "0"]
     failed = run_cli(*common, "--format", "json", env=env)
     assert failed.returncode == 1, failed.stderr
     (row,) = json.loads(failed.stdout)
@@ -155,7 +160,8 @@ def test_unreachable_board_fails_only_its_own_jobs(shared_cache: Path, tmp_path:
         f'[ssh]\nhost = "127.0.0.1"\nport = {port}\nconnect_timeout_s = 2.0\n'
     )
     targets = [get_target("gone", [targets_file]), get_target("local")]
-    jobs = make_jobs([MODEL], targets, ["onnxruntime"], MeasureSettings(repeats=3, warmup=1, min_time_s=0.0))
+    settings = MeasureSettings(repeats=3, warmup=1, min_time_s=0.0, rounds=2)
+    jobs = make_jobs([MODEL], targets, ["onnxruntime"], settings)
     store = ResultStore(tmp_path / "results.sqlite")
     try:
         returned = run_jobs(jobs, store, progress=False)

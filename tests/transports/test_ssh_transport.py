@@ -14,12 +14,12 @@ import psutil
 import pytest
 from onnx import TensorProto, helper
 
+from devbench.board.protocol import RunRequest
 from devbench.boards.sshd import LoopbackSSHD, free_port
 from devbench.doctor import doctor
 from devbench.errors import DevbenchError
 from devbench.targets import Target, target_from_dict
 from devbench.transports import ssh as ssh_module
-from devbench.board.protocol import RunRequest
 from devbench.transports.base import BoardJob
 from devbench.transports.ssh import SSHTransport, resolve_endpoint
 
@@ -135,7 +135,8 @@ def test_changed_host_key_is_refused(sshd: LoopbackSSHD, tmp_path: Path, monkeyp
     (tmp_path / "known_hosts").write_text(f"[127.0.0.1]:{sshd.port} {key_type} {key}\n")
     target = board_target(sshd, tmp_path)
     with pytest.raises(DevbenchError, match=r"host key of board .*CHANGED"):
-        SSHTransport(target, trust_new_host=True).run(BoardJob(files={}, request=RunRequest(mode="probe", out="p.json")))
+        SSHTransport(target, trust_new_host=True).run(
+            BoardJob(files={}, request=RunRequest(mode="probe", out="p.json")))
 
 
 def test_doctor_names_what_a_board_without_tvm_misses(sshd: LoopbackSSHD, tmp_path: Path,

@@ -1,0 +1,106 @@
+"""The verdict, as a user gets it: ``devbench compare`` on the real local stack, a board that
+sends back impossible numbers, and Ctrl-C in the middle of a run."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from devbench.bench import MeasureSettings, make_jobs, run_jobs
+from devbench.results import ResultStore
+from devbench.targets import get_target
+from devbench.transports import local as local_transport
+from tests.conftest import REPO, run_cli
+
+QUICK = ["--repeats", "5", "--warmup", "1", "--min-time", "0"]
+
+
+@pytest.mark.slow
+def test_compare_prints_ratio_ci_and_verdict_as_json(tmp_path: Path) -> None:
+    proc = run_cli("compare", "--model", "pruned_resnet,reduced_resnet", "--backend", "onnxruntime",
+                   "--rounds", "6", *QUICK, "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    (c,) = json.loads(proc.stdout)
+    assert {"model", "baseline", "target", "backend", "ratio", "ratio_ci_low", "ratio_ci_high", "rounds",
+            "verdict"} <= set(c)
+    assert (c["model"], c["baseline"], c["target"], c["backend"], c["rounds"]) == (
+        "reduced_resnet", "pruned_resnet", "local", "onnxruntime", 6)
+    assert c["ratio_ci_low"] <= c["ratio"] <= c["ratio_ci_high"]
+    assert c["verdict"] in ("faster", "slower", "same", "unstable")
+    assert c["ratio"] == pytest.approx(c["median_ms"] / c["baseline_median_ms"], rel=0.15)
+    assert c["test_error"] is not None and c["params"] > 0  # the shipped networks carry their test error
+
+
+def test_compare_needs_two_distinct_models() -> None:
+    for models in ("pruned_resnet", "pruned_resnet,pruned_resnet"):
+        proc = run_cli("compare", "--model", models, "--backend", "onnxruntime")
+        assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+        assert proc.stderr.startswith("devbench: error: compare")
+
+
+class GarbageTransport(local_transport.LocalTransport):
+    """A real local board whose answers are then corrupted, as a broken board script would send them."""
+
+    corrupt: dict[str, Any] = {}
+
+    def run(self, job):  # type: ignore[no-untyped-def]
+        return {**super().run(job), **self.corrupt}
+
+
+@pytest.mark.parametrize("corrupt", [
+    {"samples_ms": [float("nan")] * 5}, {"samples_ms": [-1.0] * 5}, {"samples_ms": [0.0] * 5},
+    {"samples_ms": []}, {"output": [[1.0, 2.0]]}, {"load_s": float("inf")}, {"environment": "x"},
+])
+def test_impossible_measurements_become_error_rows_never_ok(corrupt: dict[str, Any], tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(GarbageTransport, "corrupt", corrupt)
+    monkeypatch.setitem(sys.modules["devbench.transports"].TRANSPORTS, "local",
+                        f"{__name__}:GarbageTransport")
+    jobs = make_jobs(["resnet8"], [get_target("local")], ["onnxruntime"],
+                     MeasureSettings(repeats=5, warmup=1, min_time_s=0.0, rounds=1))
+    store = ResultStore(tmp_path / "r.sqlite")
+    try:
+        run_jobs(jobs, store, progress=False)
+        (row,) = store.rows(latest_only=False)
+        assert row.status == "error" and row.median_ms is None, row
+        assert store.done_job_ids() == set()  # --resume measures it again
+    finally:
+        store.close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_stops_the_run_within_two_seconds_and_stores_nothing_half_measured(sig: int, tmp_path: Path) -> None:
+    db = tmp_path / "r.sqlite"
+    env = {**os.environ, "DEVBENCH_DB": str(db)}
+    proc = subprocess.Popen([sys.executable, "-m", "devbench", "run", "--model", "resnet8", "--backend",
+                             "onnxruntime", "--rounds", "50", "--format", "json"], cwd=REPO, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    parent = psutil.Process(proc.pid)
+    deadline = time.monotonic() + 120
+    while not any("runner.py" in " ".join(c.cmdline()) for c in parent.children(recursive=True)):
+        assert time.monotonic() < deadline and proc.poll() is None, "the run never reached its board"
+        time.sleep(0.1)
+    runners = parent.children(recursive=True)
+    os.kill(proc.pid, sig)
+    t0 = time.monotonic()
+    out, err = proc.communicate(timeout=30)
+    assert time.monotonic() - t0 < 2.0
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    assert json.loads(out) == []  # the table of what finished: nothing did
+    assert not [p for p in runners if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    store = ResultStore(db)
+    try:
+        assert store.rows(latest_only=False) == []
+    finally:
+        store.close()
