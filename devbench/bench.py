@@ -323,8 +323,43 @@ def _watch_interrupts() -> Iterator[threading.Event]:
             signal.signal(sig, old)
 
 
+def open_boards(targets: list[Target], trust_new_host: bool) -> dict[str, Transport]:
+    """A reached transport per target, before anything is compiled for it: an unreachable board
+    is one line naming the host, the reason and the fix, not a row per job after minutes of
+    compiling."""
+    opened: dict[str, Transport] = {}
+    try:
+        for target in targets:
+            transport = open_transport(target, trust_new_host)
+            opened[target.name] = transport
+            try:
+                transport.reach()
+            except DevbenchError as e:
+                where = {"ssh": "[ssh] host", "rpc": "the [rpc] table"}.get(target.transport, "the target")
+                fix = f"; check {where} in {target.source or 'its target file'}"
+                if target.transport == "ssh":
+                    fix += f", or run `devbench board add {target.name} --host USER@HOST`"
+                raise DevbenchError(f"{e}{fix}") from None
+    except BaseException:
+        for transport in opened.values():
+            transport.close()
+        raise
+    return opened
+
+
 def _measure_all(jobs: list[Job], record: Callable[[ResultRow], None], progress: bool, trust_new_host: bool,
                  interrupted: threading.Event) -> None:
+    targets = {j.target.name: j.target for j in jobs}
+    transports = open_boards(list(targets.values()), trust_new_host)
+    try:
+        _compile_and_measure(jobs, transports, record, progress, interrupted)
+    finally:
+        for transport in transports.values():
+            transport.close()
+
+
+def _compile_and_measure(jobs: list[Job], transports: dict[str, Transport], record: Callable[[ResultRow], None],
+                         progress: bool, interrupted: threading.Event) -> None:
     compiled: dict[str, Artifact] = {}
     for job in tqdm(jobs, desc="compile", unit="job", disable=not progress or not jobs, file=sys.stderr):
         try:
@@ -343,40 +378,29 @@ def _measure_all(jobs: list[Job], record: Callable[[ResultRow], None], progress:
     total = sum(len(v) * (v[0].settings.rounds or 1) for v in by_target.values())
     bar = tqdm(total=total, desc="measure", unit="run", disable=not progress or not total, file=sys.stderr)
     stop = threading.Event()
-    opened: list[Transport] = []
 
     def board_worker(target_jobs: list[Job]) -> None:
         target = target_jobs[0].target
-        try:
-            transport = open_transport(target, trust_new_host)
-        except Exception as e:
-            for job in target_jobs:
-                record(_error_row(job, _describe(e)))
-            bar.update(len(target_jobs) * (target_jobs[0].settings.rounds or 1))
-            return
-        opened.append(transport)
+        transport = transports[target.name]
         state = {job.job_id: Rounds(job, compiled[job.job_id]) for job in target_jobs}
         order = random.Random(f"{target.name}:{target_jobs[0].settings.seed}")
-        try:
-            for _ in range(target_jobs[0].settings.rounds or 1):
-                for job in order.sample(target_jobs, len(target_jobs)):
-                    rounds = state[job.job_id]
-                    if not rounds.error:
-                        try:
-                            rounds.results.append(measure_once(job, rounds.artifact, transport))
-                        except Exception as e:
-                            if stop.is_set():
-                                return
-                            rounds.error = _describe(e)
-                            record(_error_row(job, rounds.error))
-                    bar.update()
-            for rounds in state.values():
-                if stop.is_set():
-                    return
+        for _ in range(target_jobs[0].settings.rounds or 1):
+            for job in order.sample(target_jobs, len(target_jobs)):
+                rounds = state[job.job_id]
                 if not rounds.error:
-                    record(_finish(rounds, transport))
-        finally:
-            transport.close()
+                    try:
+                        rounds.results.append(measure_once(job, rounds.artifact, transport))
+                    except Exception as e:
+                        if stop.is_set():
+                            return
+                        rounds.error = _describe(e)
+                        record(_error_row(job, rounds.error))
+                bar.update()
+        for rounds in state.values():
+            if stop.is_set():
+                return
+            if not rounds.error:
+                record(_finish(rounds, transport))
 
     pool = ThreadPoolExecutor(max_workers=max(1, len(by_target)))
     futures = [pool.submit(board_worker, v) for v in by_target.values()]
@@ -385,8 +409,8 @@ def _measure_all(jobs: list[Job], record: Callable[[ResultRow], None], progress:
             f.result()
     except BaseException:
         stop.set()  # workers stop before their next round, and the runners they wait for are killed
-        for transport in list(opened):
-            transport.cancel()
+        for target_name in by_target:
+            transports[target_name].cancel()
         pool.shutdown(wait=True, cancel_futures=True)
         raise
     finally:

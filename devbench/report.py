@@ -142,6 +142,20 @@ def render(rows: Sequence[ResultRow], fmt: str = "markdown", full: bool = False)
     return render_records(table_rows(rows, fmt), fmt)
 
 
+def render_report(rows: Sequence[ResultRow], fmt: str = "markdown", full: bool = False) -> str:
+    """``devbench report``: in markdown, the measurements first and the configurations that have
+    only failed attempts apart below them, so an error never sits among (or instead of) results."""
+    if fmt != "markdown":
+        return render(rows, fmt, full)
+    good = [r for r in rows if r.status != "error"]
+    failed = [r for r in rows if r.status == "error"]
+    text = render(good, fmt)
+    if failed:
+        lines = [f"- {r.model} on {r.target} with {r.backend}: {r.error}" for r in failed]
+        text += "\n\nNot measured (latest attempt failed, no good row stored):\n" + "\n".join(lines)
+    return text
+
+
 def fastest(rows: Sequence[ResultRow]) -> list[dict[str, Any]]:
     """Per (model, target): the backend with the lowest median among checked rows, and its lead
     over the runner-up, so ``--backend best`` answers "which stack do I ship"."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from devbench.cli import add_db_argument, add_format_argument, csv_list, open_store
-from devbench.report import render
+from devbench.report import render_report
 
 HELP = "render stored results (markdown, CSV, JSON)"
 
@@ -26,5 +26,5 @@ def run(args: argparse.Namespace) -> int:
         rows = store.rows(args.model, args.target, args.backend, latest_only=not args.all)
     finally:
         store.close()
-    print(render(rows, args.format, full=args.full))
+    print(render_report(rows, args.format, full=args.full))
     return 0

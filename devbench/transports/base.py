@@ -36,6 +36,10 @@ class Transport(Protocol):
 
     target: Target
 
+    def reach(self) -> None:
+        """Raise a one-line :class:`DevbenchError` now if the board cannot be reached."""
+        ...
+
     def run(self, job: BoardJob) -> dict[str, Any]: ...
 
     def cancel(self) -> None:

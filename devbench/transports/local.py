@@ -47,6 +47,9 @@ class LocalTransport:
                 return {"error": f"runner exited {proc.returncode} without a result: {tail[0]}"}
             return json.loads(out.read_text())
 
+    def reach(self) -> None:
+        """This machine is always there."""
+
     def cancel(self) -> None:
         """Stop the runner now (a timeout, or Ctrl-C from the thread that drives the run)."""
         proc = self._proc

@@ -32,7 +32,10 @@ class RPCTransport:
         self.target = target
         self.rpc = target.rpc
 
-    def _session(self) -> Any:
+    def reach(self) -> Any:
+        """The tracker, with a board of our key registered. A request for a key no server has
+        registered would wait forever: refuse it up front. A registered but busy board is fine:
+        the tracker queues us, which is the point of a farm."""
         from tvm import rpc
 
         where = f"{self.rpc.tracker_host}:{self.rpc.tracker_port}"
@@ -40,13 +43,16 @@ class RPCTransport:
             tracker = rpc.connect_tracker(self.rpc.tracker_host, self.rpc.tracker_port)
         except Exception as e:
             raise DevbenchError(f"cannot reach the RPC tracker of {self.target.name} at {where}: {e}") from None
-        # A request for a key no server has registered would wait forever: refuse it up front.
-        # A registered but busy board is fine: the tracker queues us, which is the point of a farm.
         keys = sorted({info["key"].split(":", 1)[-1] for info in tracker.summary()["server_info"]})
         if self.rpc.key not in keys:
             raise DevbenchError(
                 f"tracker {where} has no board with key {self.rpc.key!r} (registered: {', '.join(keys) or 'none'})"
             )
+        return tracker
+
+    def _session(self) -> Any:
+        where = f"{self.rpc.tracker_host}:{self.rpc.tracker_port}"
+        tracker = self.reach()
         try:
             return tracker.request(self.rpc.key, priority=1, session_timeout=self.rpc.session_timeout_s, max_retry=3)
         except Exception as e:

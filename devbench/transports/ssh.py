@@ -178,6 +178,11 @@ class SSHTransport:
                 error = str(e)
         raise DevbenchError(f"cannot reach board {self.endpoint.label}: {error}")
 
+    def reach(self) -> None:
+        """Connect now (host key rules and retries as for a run): an unreachable board is known
+        before anything is compiled for it."""
+        self._connection()
+
     def _refuse_if_cancelled(self) -> None:
         if self._cancelled:
             raise DevbenchError(f"interrupted: nothing more runs on board {self.endpoint.label}")

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from devbench.bench import MeasureSettings, make_jobs, run_jobs
+from devbench.errors import DevbenchError
 from devbench.results import ResultRow, ResultStore
 from devbench.targets import get_target
 from tests.conftest import run_cli
@@ -148,9 +149,9 @@ def _closed_port() -> int:
         return s.getsockname()[1]
 
 
-def test_unreachable_board_fails_only_its_own_jobs(shared_cache: Path, tmp_path: Path,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("DEVBENCH_CACHE_DIR", str(shared_cache))
+def test_unreachable_board_is_one_line_before_anything_is_compiled(shared_cache: Path, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DEVBENCH_CACHE_DIR", str(tmp_path / "empty-cache"))
     monkeypatch.setenv("DEVBENCH_KNOWN_HOSTS", str(tmp_path / "known_hosts"))
     port = _closed_port()
     targets_file = tmp_path / "gone.toml"
@@ -159,17 +160,21 @@ def test_unreachable_board_fails_only_its_own_jobs(shared_cache: Path, tmp_path:
         '[tvm]\ntarget = { kind = "llvm" }\n'
         f'[ssh]\nhost = "127.0.0.1"\nport = {port}\nconnect_timeout_s = 2.0\n'
     )
-    targets = [get_target("gone", [targets_file]), get_target("local")]
+    targets = [get_target("local"), get_target("gone", [targets_file])]
     settings = MeasureSettings(repeats=3, warmup=1, min_time_s=0.0, rounds=2)
     jobs = make_jobs([MODEL], targets, ["onnxruntime"], settings)
     store = ResultStore(tmp_path / "results.sqlite")
     try:
-        returned = run_jobs(jobs, store, progress=False)
-        stored = {r.target: r for r in store.rows(latest_only=False)}
+        with pytest.raises(DevbenchError) as e:
+            run_jobs(jobs, store, progress=False)
+        assert store.rows(latest_only=False) == []
     finally:
         store.close()
-    assert len(returned) == 2 and set(stored) == {"gone", "local"}
-    assert stored["local"].status == "ok" and stored["local"].median_ms > 0
-    assert stored["local"].output_check == "pass"
-    assert stored["gone"].status == "error" and stored["gone"].median_ms is None
-    assert f"127.0.0.1:{port}" in stored["gone"].error, stored["gone"].error
+    message = str(e.value)
+    assert f"cannot reach board gone at 127.0.0.1:{port}" in message and "\n" not in message
+    assert f"check [ssh] host in {targets_file}" in message and "devbench board add gone --host" in message
+    assert not (tmp_path / "empty-cache" / "artifacts").exists() or not any(
+        (tmp_path / "empty-cache" / "artifacts").iterdir())  # nothing was compiled for it
+    proc = run_cli("run", "--model", MODEL, "--target", "gone", "--targets-file", str(targets_file),
+                   env={"DEVBENCH_CACHE_DIR": str(tmp_path / "empty-cache")})
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
