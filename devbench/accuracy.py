@@ -20,16 +20,18 @@ from devbench.errors import DevbenchError
 from devbench.transports import BoardJob, Transport
 
 if TYPE_CHECKING:
-    from devbench.bench import Job
+    from devbench.bench import Job, LoadedModel
 
 
-def dataset_of(job: Job) -> str:
-    """The dataset the job's network was trained on; an error for random weights."""
-    if job.model.weights != "trained":
-        raise DevbenchError(f"{job.model.name} has random weights: --accuracy needs a trained network")
-    name = (job.model.spec.meta.get("trained") or {}).get("dataset") or job.model.spec.meta.get("dataset")
+def dataset_of(model: LoadedModel) -> str:
+    """The dataset the network was trained on; an error for random weights (its error would mean
+    nothing) or a spec that does not say."""
+    if model.weights != "trained":
+        raise DevbenchError(f"--accuracy: {model.name} has random weights (no weights file beside its spec); "
+                            f"measure it without --accuracy")
+    name = (model.spec.meta.get("trained") or {}).get("dataset") or model.spec.meta.get("dataset")
     if not name:
-        raise DevbenchError(f"{job.model.name}: its spec does not say which dataset it was trained on")
+        raise DevbenchError(f"--accuracy: the spec of {model.name} does not say which dataset it was trained on")
     return str(name)
 
 
@@ -44,7 +46,7 @@ def labelled_test_set(dataset: str, data_dir: str | None) -> tuple[np.ndarray, n
 
 def deployed_error(job: Job, artifact: Artifact, transport: Transport) -> float:
     """Top-1 error of ``artifact`` on the test set, measured on the job's board."""
-    images, labels = labelled_test_set(dataset_of(job), job.settings.data_dir)
+    images, labels = labelled_test_set(dataset_of(job.model), job.settings.data_dir)
     if tuple(images.shape[1:]) != tuple(job.model.spec.input_shape):
         raise DevbenchError(f"{job.model.name} takes {job.model.spec.input_shape}, "
                             f"its test set has {images.shape[1:]}")

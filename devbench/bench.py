@@ -145,6 +145,11 @@ def make_jobs(models: list[str], targets: list[Target], backends: list[str], set
     a backend a target does not offer is an error."""
     per_target = {t.name: backends_for(t, backends) for t in targets}
     loaded = [load_model(m, settings.seed) for m in models]
+    if settings.accuracy:
+        from devbench.accuracy import dataset_of
+
+        for m in loaded:
+            dataset_of(m)  # a network with random weights or no dataset: one line before any work
     return [Job(m, t, b, settings_for(t, settings)) for t in targets for m in loaded for b in per_target[t.name]]
 
 

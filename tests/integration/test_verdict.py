@@ -104,3 +104,28 @@ def test_a_signal_stops_the_run_within_two_seconds_and_stores_nothing_half_measu
         assert store.rows(latest_only=False) == []
     finally:
         store.close()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/usr/share/datasets/fashion-mnist").is_dir(), reason="Debian's dataset-fashion-mnist")
+def test_accuracy_mode_evaluates_the_deployed_artifact_on_the_full_test_set(tmp_path: Path) -> None:
+    """MLPerf's accuracy mode: the shipped Fashion-MNIST network, deployed, on all 10 000 test images."""
+    proc = run_cli("run", "--model", "pruned_resnet", "--backend", "onnxruntime", "--rounds", "1", *QUICK,
+                   "--accuracy", "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    (row,) = json.loads(proc.stdout)
+    store = ResultStore(Path(os.environ["DEVBENCH_DB"]))
+    try:
+        (stored,) = store.rows()
+    finally:
+        store.close()
+    assert stored.top1_error is not None and 0.0 < stored.top1_error < 0.5
+    # measured on the whole test set, it agrees with what training recorded on a 2 000-image subset
+    assert abs(stored.top1_error - stored.trained_error) < 0.03, (stored.top1_error, stored.trained_error)
+    assert row["top1_err"] == pytest.approx(stored.top1_error)
+
+
+def test_accuracy_of_a_network_with_random_weights_is_one_line_before_any_work(tmp_path: Path) -> None:
+    proc = run_cli("run", "--model", "pruned_resnet,resnet8", "--backend", "onnxruntime", "--accuracy")
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+    assert "resnet8 has random weights" in proc.stderr and proc.stdout == ""
