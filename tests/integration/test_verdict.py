@@ -122,7 +122,7 @@ def test_accuracy_mode_evaluates_the_deployed_artifact_on_the_full_test_set(tmp_
     assert stored.top1_error is not None and 0.0 < stored.top1_error < 0.5
     # measured on the whole test set, it agrees with what training recorded on a 2 000-image subset
     assert abs(stored.top1_error - stored.trained_error) < 0.03, (stored.top1_error, stored.trained_error)
-    assert row["top1_err"] == pytest.approx(stored.top1_error)
+    assert row["top1_error"] == pytest.approx(stored.top1_error)
 
 
 def test_accuracy_of_a_network_with_random_weights_is_one_line_before_any_work(tmp_path: Path) -> None:
