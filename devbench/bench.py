@@ -449,17 +449,24 @@ def compile_artifacts(model: str, target: str, backends: list[str], batch: int =
 
 def run_matrix(
     models: list[str],
-    targets: list[str],
-    backends: list[str],
-    settings: MeasureSettings,
-    store: ResultStore,
+    targets: list[str] = ("local",),
+    backends: list[str] = (BEST,),
+    settings: MeasureSettings | None = None,
+    store: ResultStore | None = None,
     targets_files: list[str] = (),
     threads: int | None = None,
     resume: bool = False,
     trust_new_host: bool = False,
     progress: bool = True,
 ) -> list[ResultRow]:
-    """Names in, stored rows out: ``devbench run`` as a library call."""
+    """Names in, measured rows out: ``devbench run`` as a library call. Without a ``store`` the
+    rows are kept in memory only (a notebook that wants the numbers, not a database)."""
     resolved = [get_target(t, targets_files, threads) for t in targets]
-    jobs = make_jobs(models, resolved, backends, settings)
-    return run_jobs(jobs, store, resume=resume, progress=progress, trust_new_host=trust_new_host)
+    jobs = make_jobs(models, resolved, list(backends), settings or MeasureSettings())
+    own = store is None
+    store = ResultStore(":memory:") if own else store
+    try:
+        return run_jobs(jobs, store, resume=resume, progress=progress, trust_new_host=trust_new_host)
+    finally:
+        if own:
+            store.close()

@@ -78,16 +78,18 @@ def comparisons(rows: Sequence[ResultRow], baseline: str) -> list[Comparison]:
     return out
 
 
-def compare(models: list[str], targets: list[str], backends: list[str], settings: Any, store: ResultStore,
-            targets_files: Sequence[str] = (), threads: int | None = None, trust_new_host: bool = False,
+def compare(models: list[str], targets: Sequence[str] = ("local",), backends: Sequence[str] = ("best",),
+            settings: Any = None, store: ResultStore | None = None, targets_files: Sequence[str] = (),
+            threads: int | None = None, trust_new_host: bool = False,
             progress: bool = True) -> tuple[list[Comparison], list[ResultRow]]:
-    """Measure ``models`` side by side (the first is the baseline); the comparisons and the rows."""
+    """Measure ``models`` side by side (the first is the baseline); the comparisons and the rows.
+    ``settings`` is a :class:`~devbench.bench.MeasureSettings`; without a ``store`` nothing is kept."""
     from devbench.bench import run_matrix
 
     if len(models) < 2:
         raise DevbenchError("compare needs at least two models: the baseline first, then the others")
     if len(set(models)) != len(models):
         raise DevbenchError("compare: a model is named twice")
-    rows = run_matrix(models, targets, backends, settings, store, targets_files=targets_files, threads=threads,
-                      trust_new_host=trust_new_host, progress=progress)
+    rows = run_matrix(models, list(targets), list(backends), settings, store, targets_files=list(targets_files),
+                      threads=threads, trust_new_host=trust_new_host, progress=progress)
     return comparisons(rows, models[0]), rows
