@@ -55,6 +55,18 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"devbench: error: {message} (see {self.prog} --help)\n")
 
 
+class DefaultsFormatter(argparse.HelpFormatter):
+    """Shows an option's default where its help does not already say it (and it has one)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if not action.option_strings or "default" in text or default in (None, False, [], argparse.SUPPRESS):
+            return text
+        shown = ",".join(map(str, default)) if isinstance(default, list) else str(default)
+        return f"{text} (default: {shown.replace('%', '%%')})"
+
+
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     """The parser; with ``argv``, only the verb it names is imported (all of them for help or a typo)."""
     parser = OneLineParser(
@@ -62,7 +74,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         description="Is a pruned network really faster than one built smaller? Measure it on your boards.",
     )
     parser.add_argument("--version", action="version", version=f"devbench {__version__}")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    _add_output_switches(parser, argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="verb", metavar="VERB", parser_class=OneLineParser)
     sub.required = True
     chosen = next((a for a in (argv or []) if not a.startswith("-")), None)
@@ -71,15 +83,43 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
             continue
         module = importlib.import_module(f"devbench.cli.{module_name}")
         # argparse %-formats help strings: a literal % (as in "95% CI") must be doubled
-        p = sub.add_parser(verb, help=module.HELP.replace("%", "%%"), description=module.HELP)
+        p = sub.add_parser(verb, help=module.HELP.replace("%", "%%"), description=module.HELP,
+                           formatter_class=DefaultsFormatter)
+        _add_output_switches(p, argparse.SUPPRESS)
         module.add_arguments(p)
         p.set_defaults(_module=module)
     return parser
 
 
+def _add_output_switches(parser: argparse.ArgumentParser, default: object) -> None:
+    """-v / -q / --debug, accepted before and after the verb (``devbench run ... -v`` as well as
+    ``devbench -v run ...``); SUPPRESS keeps a verb's parser from overwriting the main one's value."""
+    parser.add_argument("-v", "--verbose", action="count", default=default,
+                        help="more output: -v shows other libraries' warnings, -vv their info, -vvv debug")
+    parser.add_argument("-q", "--quiet", action="count", default=default,
+                        help="less output: no progress bars or notes, only results and errors")
+    parser.add_argument("--debug", action="store_true", default=default, help="show tracebacks for errors")
+
+
+def configure_output(verbose: int, quiet: int) -> None:
+    """devbench's own notes at INFO (WARNING with -q); other libraries' loggers at ERROR, one
+    level lower per -v, as tvmc does (``40 - 10 * v``); -q also turns progress bars off."""
+    import logging
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+    logging.basicConfig(level=max(logging.DEBUG, logging.ERROR - 10 * verbose), handlers=[handler], force=True)
+    logging.getLogger("devbench").setLevel(logging.WARNING if quiet else min(logging.INFO, 40 - 10 * verbose))
+    if quiet:
+        os.environ["TQDM_DISABLE"] = "1"
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser(argv).parse_args(argv)
+    for name in ("verbose", "quiet", "debug"):
+        setattr(args, name, getattr(args, name, 0))
+    configure_output(args.verbose, args.quiet)
     try:
         return int(args._module.run(args) or 0)
     except DevbenchError as e:
