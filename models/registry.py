@@ -63,6 +63,11 @@ def _spec_files() -> dict[str, Path]:
     return {p.stem: p for p in sorted(SPEC_DIR.glob("*.json"))}
 
 
+#: the spec file of a training run directory (``devbench.training.rundir.SPEC``; models does not
+#: import training)
+RUN_SPEC = "spec.json"
+
+
 def _weights_beside(path: Path) -> Path | None:
     """``X.pt`` beside ``X.json``, else ``weights.pt`` in the same folder."""
     for candidate in (path.with_suffix(".pt"), path.parent / "weights.pt"):
@@ -96,7 +101,9 @@ def _lookup(name: str) -> tuple[ArchSpec, Path | None] | None:
 
 
 def resolve(name_or_path: str | Path) -> tuple[ArchSpec, Path | None]:
-    """The spec for a name or a ``.json`` path, and its weights file (a state_dict) when one exists.
+    """The spec for a name, a ``.json`` path or a training run (or pruning stage) directory, and
+    its weights file (a state_dict) when one exists. A run's spec is named after its directory, so
+    ``runs/reduced_a`` and ``runs/reduced_b`` stay two networks in every table.
 
     A ``_b`` variant never has weights: they would not fit its narrower convs.
     """
@@ -104,6 +111,9 @@ def resolve(name_or_path: str | Path) -> tuple[ArchSpec, Path | None]:
     if text.endswith(".json"):
         path = Path(text)
         return ArchSpec.load(path), _weights_beside(path)
+    run_spec = Path(text) / RUN_SPEC
+    if run_spec.is_file():
+        return replace(ArchSpec.load(run_spec), name=run_spec.parent.name), _weights_beside(run_spec)
     found = _lookup(text)
     if found is None:
         close = difflib.get_close_matches(text, list_models(), n=5, cutoff=0.6)

@@ -102,3 +102,10 @@ def _bisect(make: Callable[[float], ArchSpec], target: int, match: str, iters: i
         else:
             hi = mid
     return seen + [make(hi)]
+
+
+def base_of(spec: ArchSpec) -> ArchSpec:
+    """The network ``spec`` was pruned (or reduced) from, as its ``meta`` records it."""
+    if "base_spec" not in spec.meta:
+        raise DevbenchError(f"{spec.name} records no base network; pass --base")
+    return ArchSpec.from_dict(spec.meta["base_spec"])

@@ -20,10 +20,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from devbench.training.cli_helpers import load_spec_arg
+    from devbench.models import get_spec
     from devbench.training.family import family, format_count, parse_count
 
-    pruned = load_spec_arg(args.pruned)
+    pruned = get_spec(args.pruned)
     budgets = [parse_count(b) for b in args.budgets]
     members = family(pruned, budgets, by=args.by, rule=args.rule, tolerance=args.tolerance)
     for budget, spec in zip(budgets, members, strict=True):

@@ -22,19 +22,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from devbench.models import ArchSpec
-    from devbench.training.cli_helpers import load_spec_arg
-    from devbench.training.reduce import measure, reduce
+    from devbench.models import get_spec
+    from devbench.training.reduce import base_of, measure, reduce
 
-    like = load_spec_arg(args.like)
-    if args.base:
-        base = load_spec_arg(args.base)
-    elif "base_spec" in like.meta:
-        base = ArchSpec.from_dict(like.meta["base_spec"])
-    else:
-        from devbench.errors import DevbenchError
-
-        raise DevbenchError(f"{args.like} records no base network; pass --base")
+    like = get_spec(args.like)
+    base = get_spec(args.base) if args.base else base_of(like)
     target = measure(like, args.match)
     spec = reduce(base, target, by=args.by, match=args.match, tolerance=args.tolerance, name=args.name)
     path = spec.save(args.out or Path(f"{spec.name}.json"))

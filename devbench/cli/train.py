@@ -30,7 +30,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from devbench.models import resolve
-    from devbench.training import TrainConfig, load_dataset, train
+    from devbench.training import TrainConfig, load_dataset, load_run, train
 
     spec, _ = resolve(args.model)
     dataset = load_dataset(args.dataset, args.data_dir, args.download)
@@ -39,9 +39,7 @@ def run(args: argparse.Namespace) -> int:
                          train_subset=args.train_subset, test_subset=args.test_subset, seed=args.seed,
                          device=args.device)
     path = train(spec, dataset, out, config, resume=args.resume, progress=not args.no_progress)
-    if path.is_dir():
-        import json
-
-        m = json.loads((path / "metrics.json").read_text())
+    if path.is_dir():  # the main process of a distributed run; the others wrote nothing
+        m = load_run(path).metrics
         print(f"{path}: test error {m['test_error']:.4f}, {m['params']} params, {m['macs']} MACs")
     return 0

@@ -101,3 +101,17 @@ def test_a_torch_file_that_is_not_a_state_dict_is_a_one_line_error(tmp_path, obj
     torch.save(obj, tmp_path / "net.pt")
     with pytest.raises(DevbenchError, match="is not a state_dict"):
         create_model(path)
+
+
+def test_a_run_directory_is_a_model_name_named_after_the_run(tmp_path):
+    import torch
+
+    from devbench.models import build_model, get_spec, resolve
+
+    run = tmp_path / "reduced_try3"
+    run.mkdir()
+    get_spec("resnet8").save(run / "spec.json")
+    torch.save(build_model(get_spec("resnet8")).state_dict(), run / "weights.pt")
+    spec, weights = resolve(str(run))
+    assert spec.name == "reduced_try3" and weights == run / "weights.pt"
+    assert spec.inner == get_spec("resnet8").inner

@@ -27,16 +27,18 @@ def test_register_writes_a_pair_the_registry_loads(tiny_run, tmp_path):
 
 
 def test_register_refuses_overwrite_builtin_names_and_bad_names(tiny_run, tmp_path):
-    register_network(tiny_run, "mine", tmp_path)
+    specs = tmp_path / "specs"  # tmp_path itself also holds this test's HOME
+    specs.mkdir()
+    register_network(tiny_run, "mine", specs)
     with pytest.raises(DevbenchError, match="already exists; pass --force"):
-        register_network(tiny_run, "mine", tmp_path)
-    register_network(tiny_run, "mine", tmp_path, force=True)
+        register_network(tiny_run, "mine", specs)
+    register_network(tiny_run, "mine", specs, force=True)
     for bad in ("resnet20", "wrn_16_8_b0.5", "../escape", "x.json", ""):
         with pytest.raises(DevbenchError):
-            register_network(tiny_run, bad, tmp_path)
+            register_network(tiny_run, bad, specs)
     with pytest.raises(DevbenchError, match="not a finished run directory"):
-        register_network(tmp_path, "other", tmp_path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.json", "mine.pt"]
+        register_network(specs, "other", specs)
+    assert sorted(p.name for p in specs.iterdir()) == ["mine.json", "mine.pt"]
 
 
 def test_register_cli(tiny_run, tmp_path, capsys):
