@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import random
 import signal
 import sys
@@ -143,6 +144,11 @@ def backends_for(target: Target, backends: list[str]) -> list[str]:
 def make_jobs(models: list[str], targets: list[Target], backends: list[str], settings: MeasureSettings) -> list[Job]:
     """The models x targets x backends matrix. ``best`` stands for every backend a target offers;
     a backend a target does not offer is an error."""
+    for t in targets:
+        cores = os.cpu_count() or 1
+        if t.transport == "local" and t.threads > cores:
+            raise DevbenchError(f"target {t.name}: {t.threads} threads on a machine with {cores} cores would "
+                                f"measure the scheduler, not the network (--threads {cores} at most)")
     per_target = {t.name: backends_for(t, backends) for t in targets}
     loaded = [load_model(m, settings.seed) for m in models]
     if settings.accuracy:
