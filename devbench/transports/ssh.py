@@ -5,19 +5,25 @@ Host keys are verified against ``~/.ssh/known_hosts``, devbench's own known_host
 ``ssh.known_hosts``. An unknown host is refused unless the caller passes ``trust_new_host=True``
 (the CLI's ``--trust-new-host``), which records its key; a changed key is always refused.
 Every remote command is assembled from ``shlex.quote``-d words, so no file, model or user name can
-reach the shell as code.
+reach the shell as code. Each job runs in its own ``mktemp -d`` directory (an unpredictable name,
+mode 0700) inside the target's ``workdir``, removed after the job whether it succeeded or not.
+
+What fails is told apart: a dropped link is retried on a fresh connection; a port that answers
+without an SSH banner, a full disk or a refused write on the board is one line at once, never three
+retries of a "lost connection".
 """
 
 from __future__ import annotations
 
+import errno
 import getpass
 import hashlib
 import json
+import logging
 import os
 import posixpath
 import shlex
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +40,21 @@ ATTEMPTS = 3
 BACKOFF_S = 1.0
 #: characters no file name on the board may hold (names are quoted, but these break paths or sha256sum)
 UNSAFE_CHARS = set("/\\\n\r\0")
+#: the template of a job's run directory inside the workdir (mktemp replaces the X's)
+RUN_DIR_TEMPLATE = "run-XXXXXXXXXX"
+
+
+class _QuietUnlessDebugging(logging.Filter):
+    """paramiko logs the traceback of every failed handshake (a port that is no SSH server, a
+    dropped link) at ERROR from its own thread; devbench turns those failures into one line, so
+    paramiko's records pass only when devbench's own logger is at DEBUG (``-vvv``)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return logging.getLogger("devbench").isEnabledFor(logging.DEBUG)
+
+
+for _name in ("paramiko", "paramiko.transport", "paramiko.transport.sftp"):
+    logging.getLogger(_name).addFilter(_QuietUnlessDebugging())
 
 
 def devbench_known_hosts() -> Path:
@@ -42,6 +63,15 @@ def devbench_known_hosts() -> Path:
 
 class ConnectionLost(Exception):
     """The SSH connection broke; the job may be retried on a fresh one."""
+
+
+class NotAnSSHServer(ConnectionLost):
+    """The port accepted the connection but never sent an SSH banner. ``retry``: it closed the
+    connection (an sshd over its MaxStartups does that too), rather than keeping silent."""
+
+    def __init__(self, reason: str, retry: bool) -> None:
+        super().__init__(reason)
+        self.retry = retry
 
 
 class RunTimeout(Exception):
@@ -111,6 +141,8 @@ class SSHTransport:
         self.endpoint = resolve_endpoint(target.name, target.ssh)
         self._client: paramiko.SSHClient | None = None
         self._run_dir: str | None = None  # the run directory of the job in progress
+        #: run directories left behind by a dropped link: removed (their runner killed) on reconnecting
+        self._stale: list[str] = []
         self._cancelled = False
 
     # ------------------------------------------------------------------ connection
@@ -157,7 +189,13 @@ class SSHTransport:
             client.close()
             raise
         except (OSError, paramiko.SSHException, EOFError) as e:
+            transport = client.get_transport()
             client.close()
+            if transport is not None and not transport.remote_version:  # TCP worked, SSH never started
+                cause = e.__context__
+                if isinstance(cause, TimeoutError) or not isinstance(cause, OSError | EOFError):
+                    raise NotAnSSHServer(f"no SSH banner within {self.ssh.connect_timeout_s:g} s", False) from None
+                raise NotAnSSHServer("it closed the connection without an SSH banner", True) from None
             raise ConnectionLost(str(e) or type(e).__name__) from None
         return client
 
@@ -173,9 +211,16 @@ class SSHTransport:
                 time.sleep(BACKOFF_S * 2 ** (attempt - 1))
             try:
                 self._client = self._connect_once()
-                return self._client
+            except NotAnSSHServer as e:
+                error = f"not an SSH server ({e}); is {self.endpoint.port} the board's SSH port?"
+                if not e.retry:
+                    break
+                continue
             except ConnectionLost as e:
                 error = str(e)
+                continue
+            self._remove_stale()
+            return self._client
         raise DevbenchError(f"cannot reach board {self.endpoint.label}: {error}")
 
     def reach(self) -> None:
@@ -191,13 +236,8 @@ class SSHTransport:
         """Kill the runner of the job in progress on the board (its shell wrote its pid), then
         drop the connection; the worker's ``run`` then fails at once instead of retrying."""
         self._cancelled = True
-        run_dir = self._run_dir
-        if run_dir is not None and self._client is not None:
-            try:
-                self._exec(f"kill -9 \"$(cat {shlex.quote(run_dir)}/.pid)\"; rm -rf -- {shlex.quote(run_dir)}",
-                           self.ssh.connect_timeout_s)
-            except (ConnectionLost, RunTimeout, DevbenchError):
-                pass
+        if self._run_dir is not None and self._client is not None:
+            self._remove(self._run_dir, kill=True)
         self.close()
 
     def close(self) -> None:
@@ -214,10 +254,13 @@ class SSHTransport:
         return shlex.quote(python)
 
     def _exec(self, command: str, timeout_s: float) -> tuple[int, str, str]:
-        """Run one shell command; exit code, stdout, stderr. A dropped link raises ConnectionLost."""
-        client = self._connection()
+        """Run one shell command (connecting if need be); exit code, stdout, stderr."""
+        return self._exec_on(self._connection().get_transport(), command, timeout_s)
+
+    def _exec_on(self, link: paramiko.Transport, command: str, timeout_s: float) -> tuple[int, str, str]:
+        """Run one shell command over ``link``, never another; a dropped link raises ConnectionLost."""
         try:
-            chan = client.get_transport().open_session(timeout=self.ssh.connect_timeout_s)
+            chan = link.open_session(timeout=self.ssh.connect_timeout_s)
             chan.exec_command(command)
             chan.shutdown_write()
             out, err = bytearray(), bytearray()
@@ -231,7 +274,7 @@ class SSHTransport:
                     break
                 if chan.closed and not chan.exit_status_ready():
                     raise ConnectionLost("the connection closed during the command")
-                if not client.get_transport().is_active():
+                if not link.is_active():
                     raise ConnectionLost("the connection dropped during the command")
                 if time.monotonic() > deadline:
                     chan.close()
@@ -268,19 +311,57 @@ class SSHTransport:
             if remote.get(name) != _sha256(local):
                 raise DevbenchError(f"{name} arrived corrupted on board {self.endpoint.label} (SHA-256 mismatch)")
 
-    def _run_once(self, job: BoardJob, files: dict[str, Path], out_name: str) -> dict[str, Any]:
+    def _make_run_dir(self) -> str:
+        """A fresh ``mktemp -d`` directory in the workdir: mode 0700 and a name nobody can guess, so
+        no other user of the board can plant or read files in it."""
         workdir = self.ssh.workdir.rstrip("/") or "/"
-        run_dir = posixpath.join(workdir, f"run-{uuid.uuid4().hex[:12]}")
+        template = posixpath.join(workdir, RUN_DIR_TEMPLATE)
+        status, out, err = self._exec(f"mkdir -p -- {shlex.quote(workdir)} && mktemp -d -- {shlex.quote(template)}",
+                                      self.ssh.connect_timeout_s * 3)
+        run_dir = (out.strip().splitlines() or [""])[-1]  # the last line: a chatty shell profile may print first
+        if status != 0 or posixpath.dirname(run_dir) != workdir:
+            why = " ".join(err.split()) or f"exit {status}"
+            raise DevbenchError(f"cannot create a run directory in {workdir} on board {self.endpoint.label}: {why}")
+        return run_dir
+
+    def _upload(self, sftp: paramiko.SFTPClient, local: Path, run_dir: str, name: str) -> None:
+        """Put one file in the run directory. A write the board's SFTP server refuses is one line
+        saying why (a full disk, no permission), not a dropped connection to retry."""
+        try:
+            sftp.put(str(local), posixpath.join(run_dir, name))
+        except OSError as e:
+            link = _link_of(sftp, e)
+            where = f"board {self.endpoint.label} (while uploading {name} to {run_dir})"
+            if e.errno in (errno.EACCES, errno.EPERM):
+                raise DevbenchError(f"permission denied on {where}") from None
+            # what a full disk looks like over SFTP: a "Failure" status or, where paramiko pipelines
+            # the writes, a short file ("size mismatch in put"); the free space tells them apart.
+            # Asked over the same link: if that died meanwhile, this is a dropped connection after all.
+            free_kib, size_kib = self._free_kib(link, run_dir), -(-local.stat().st_size // 1024)
+            if e.errno in (errno.ENOSPC, errno.EDQUOT) or (free_kib is not None and free_kib < size_kib):
+                room = "" if free_kib is None else f": {free_kib} KiB free there, {name} is {size_kib} KiB"
+                raise DevbenchError(f"no space left on {where}{room}") from None
+            raise DevbenchError(f"the SFTP server of {where} refused the write: {e}") from None
+
+    def _free_kib(self, link: paramiko.Transport, path: str) -> int | None:
+        """KiB free in the file system holding ``path`` on the board (POSIX ``df -P``), if it says."""
+        try:
+            status, out, _ = self._exec_on(link, f"df -P -k -- {shlex.quote(path)}", self.ssh.connect_timeout_s * 3)
+        except RunTimeout:
+            return None
+        fields = out.splitlines()[-1].split() if status == 0 and out.strip() else []
+        return int(fields[3]) if len(fields) > 3 and fields[3].isdigit() else None
+
+    def _run_once(self, job: BoardJob, files: dict[str, Path], out_name: str) -> dict[str, Any]:
+        run_dir = self._make_run_dir()
         quoted_dir = shlex.quote(run_dir)
         self._run_dir = run_dir
-        status, _, err = self._exec(f"mkdir -p -m 700 {quoted_dir}", self.ssh.connect_timeout_s * 3)
-        if status != 0:
-            raise DevbenchError(f"cannot create {run_dir} on board {self.endpoint.label}: {err.strip()}")
+        finished = False  # the runner exited on its own: nothing to kill
         try:
             sftp = self._connection().open_sftp()
             try:
                 for name, local in files.items():
-                    sftp.put(str(local), posixpath.join(run_dir, name))
+                    self._upload(sftp, local, run_dir, name)
                 self._verify(run_dir, files)
                 argv = " ".join(shlex.quote(a) for a in job.args)
                 timeout_s = min(job.timeout_s, self.ssh.run_timeout_s)
@@ -291,36 +372,63 @@ class SSHTransport:
                 )
                 try:
                     status, out, err = self._exec(cmd, timeout_s)
+                    finished = True
                 except RunTimeout:
-                    self._exec(f"kill -9 \"$(cat {quoted_dir}/.pid)\"", self.ssh.connect_timeout_s * 3)
                     raise DevbenchError(
                         f"board {self.endpoint.label} did not finish within {timeout_s:.0f} s"
                     ) from None
-                try:
-                    with sftp.open(posixpath.join(run_dir, out_name)) as f:
-                        return json.loads(f.read())
-                except (OSError, ValueError):
-                    tail = " | ".join((err or out).strip().splitlines()[-3:])
-                    raise DevbenchError(
-                        f"runner on board {self.endpoint.label} wrote no result (exit {status}): {tail}"
-                    ) from None
+                return self._result(sftp, posixpath.join(run_dir, out_name), status, err or out)
             finally:
                 sftp.close()
         except (OSError, EOFError, paramiko.SSHException) as e:
             raise ConnectionLost(str(e) or type(e).__name__) from None
         finally:
             self._run_dir = None
-            self._remove(run_dir)
+            self._remove(run_dir, kill=not finished)
 
-    def _remove(self, run_dir: str) -> None:
-        """Delete the run directory if the board is still connected; a board that went away keeps it."""
-        transport = self._client.get_transport() if self._client else None
-        if transport is None or not transport.is_active():
-            return
+    def _result(self, sftp: paramiko.SFTPClient, path: str, status: int, output: str) -> dict[str, Any]:
+        """The runner's JSON object; a missing or malformed one is one line with the runner's last
+        words (what a crashed or lying board printed), never a traceback."""
+        tail = " | ".join(output.strip().splitlines()[-3:])[:500]
         try:
-            self._exec(f"rm -rf -- {shlex.quote(run_dir)}", self.ssh.connect_timeout_s * 3)
-        except (ConnectionLost, RunTimeout):
-            pass
+            with sftp.open(path) as f:
+                text = f.read()
+        except OSError as e:
+            _link_of(sftp, e)
+            raise DevbenchError(f"runner on board {self.endpoint.label} wrote no result (exit {status}): "
+                                f"{tail}") from None
+        try:
+            result = json.loads(text)
+        except ValueError:
+            result = None
+        if not isinstance(result, dict):
+            raise DevbenchError(f"runner on board {self.endpoint.label} wrote a malformed result (not a JSON object, "
+                                f"exit {status}): {tail}")
+        return result
+
+    def _remove(self, run_dir: str, kill: bool) -> None:
+        """Delete ``run_dir``; with ``kill``, first kill the runner that may still run there (timed
+        out, interrupted, or orphaned by a dropped link; never one that exited, whose pid may be
+        another process's by now). A board that went away keeps it until the link is back."""
+        transport = self._client.get_transport() if self._client else None
+        if transport is not None and transport.is_active():
+            quoted = shlex.quote(run_dir)
+            command = f"rm -rf -- {quoted}"
+            if kill:
+                command = f"if [ -f {quoted}/.pid ]; then kill -9 \"$(cat {quoted}/.pid)\" 2>/dev/null; fi; {command}"
+            try:
+                status, _, _ = self._exec(command, self.ssh.connect_timeout_s * 3)
+                if status == 0:
+                    return
+            except (ConnectionLost, RunTimeout, DevbenchError):
+                pass
+        self._stale.append(run_dir)
+
+    def _remove_stale(self) -> None:
+        """On a fresh connection: remove what a dropped one left behind."""
+        stale, self._stale = self._stale, []
+        for run_dir in stale:
+            self._remove(run_dir, kill=True)
 
     def run(self, job: BoardJob) -> dict[str, Any]:
         """Upload, verify, run ``runner.py``, return its JSON. A dropped connection is retried
@@ -346,6 +454,15 @@ class SSHTransport:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _link_of(sftp: paramiko.SFTPClient, error: OSError) -> paramiko.Transport:
+    """The connection ``sftp`` runs on, where ``error`` came from the board's SFTP server; raises
+    ConnectionLost where the connection itself is gone."""
+    link = sftp.get_channel().get_transport()
+    if not link.is_active():
+        raise ConnectionLost(str(error) or type(error).__name__) from None
+    return link
 
 
 def _check_name(name: str) -> None:

@@ -200,17 +200,18 @@ def test_run_past_its_timeout_is_stopped(board: Target, model: tuple[Path, Path]
 def test_ssh_config_alias_is_honoured(tmp_path: Path) -> None:
     config = tmp_path / "config"
     config.write_text("Host mypi\n  HostName 10.1.2.3\n  Port 2200\n  User alice\n")
-    target = target_from_dict({"name": "p", "transport": "ssh", "ssh": {"host": "mypi"}}, "test")
+    target = target_from_dict({"name": "p", "transport": "ssh", "threads": 1, "ssh": {"host": "mypi"}}, "test")
     ep = resolve_endpoint(target.name, target.ssh, config)
     assert (ep.hostname, ep.port, ep.user) == ("10.1.2.3", 2200, "alice")
-    target = target_from_dict({"name": "p", "transport": "ssh", "ssh": {"host": "mypi", "port": 22}}, "test")
+    target = target_from_dict({"name": "p", "transport": "ssh", "threads": 1, "ssh": {"host": "mypi", "port": 22}},
+                              "test")
     assert resolve_endpoint(target.name, target.ssh, config).port == 22  # the target file wins
 
 
 def test_unreachable_board_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ssh_module, "BACKOFF_S", 0.05)
     target = target_from_dict(
-        {"name": "gone", "transport": "ssh", "ssh": {"host": "127.0.0.1", "port": free_port()}}, "test"
+        {"name": "gone", "transport": "ssh", "threads": 1, "ssh": {"host": "127.0.0.1", "port": free_port()}}, "test"
     )
     with pytest.raises(DevbenchError, match=r"cannot reach board gone at 127\.0\.0\.1:\d+") as e:
         SSHTransport(target).run(BoardJob(files={}, request=RunRequest(mode="probe", out="p.json")))
