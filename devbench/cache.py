@@ -49,8 +49,8 @@ def compile_cached(backend_name: str, request: CompileRequest, weights: str | No
     root = cache_dir("artifacts")
     final = root / key[:24]
     meta_file = final / "meta.json"
-    if meta_file.exists() and (final / backend.artifact_name).exists():
-        return Artifact(backend_name, final / backend.artifact_name, key, json.loads(meta_file.read_text())), True
+    if meta_file.exists() and (final / backend.info.artifact).exists():
+        return Artifact(backend_name, final / backend.info.artifact, key, json.loads(meta_file.read_text())), True
     # Compile into a scratch dir and rename: an interrupted compile never looks like a cached one.
     scratch = Path(tempfile.mkdtemp(prefix=f".{key[:12]}-", dir=root))
     try:
@@ -61,4 +61,4 @@ def compile_cached(backend_name: str, request: CompileRequest, weights: str | No
         scratch.rename(final)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    return Artifact(backend_name, final / backend.artifact_name, key, meta), False
+    return Artifact(backend_name, final / backend.info.artifact, key, meta), False

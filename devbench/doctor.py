@@ -10,27 +10,14 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any
 
-from devbench.board.protocol import RunRequest
+from devbench.backends import BACKENDS
+from devbench.board.protocol import RunRequest, Runtime
 from devbench.errors import DevbenchError
 from devbench.targets import Target
 from devbench.transports import BoardJob, open_transport
 
-
-@dataclass(frozen=True)
-class Runtime:
-    """What the board must import for one backend, and the pip packages that provide it."""
-
-    module: str
-    pip: tuple[str, ...]
-    #: artifacts only load in the same release that compiled them
-    same_version_as_host: bool = False
-
-
-RUNTIMES = {
-    "tvm": Runtime("tvm", ("apache-tvm", "apache-tvm-ffi"), same_version_as_host=True),
-    "onnxruntime": Runtime("onnxruntime", ("onnxruntime",)),
-    "torch": Runtime("torch", ("torch",)),
-}
+#: backend -> what the board must import for it, from each backend's description
+RUNTIMES = {name: b.info.runtime for name, b in BACKENDS.items()}
 
 
 @dataclass(frozen=True)

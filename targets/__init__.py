@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal, Required
 from pydantic import Field, TypeAdapter, ValidationError, with_config
 from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
+from devbench.backends import cpu_backends
 from devbench.errors import DevbenchError
 from devbench.schema import STRICT, Loc, one_line, toml_line_of
 
@@ -69,7 +70,8 @@ class Target:
     transport: str
     tvm_target: dict[str, Any]
     threads: int
-    backends: tuple[str, ...] = ("tvm", "onnxruntime", "torch")
+    #: a file that lists none gets every backend a CPU board can run (``devbench.backends.cpu_backends``)
+    backends: tuple[str, ...] = field(default_factory=cpu_backends)
     tvm_host: dict[str, Any] | None = None
     cross_compiler: str | None = None
     emulated: bool = False

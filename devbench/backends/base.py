@@ -1,19 +1,27 @@
-"""What every backend provides: host-side compilation to an :class:`Artifact`.
+"""What every backend provides, on both sides of the board: one object per backend, ``BACKEND`` in
+its module ``devbench/backends/<name>_backend.py``.
 
-The board side of a backend is a loader function in ``devbench/board/runner.py`` (that script
-imports nothing of devbench), keyed by the same backend name.
+That module is also the backend's board side: transports upload it beside ``runner.py``, which
+imports it as a plain module. So its top level imports only the standard library and
+``protocol.py``; torch, the compilers and the runtimes are imported inside the methods that use
+them. This module imports nothing heavy either: the registry, targets and transports read
+backends' descriptions without loading torch.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import torch
+from devbench.board.protocol import BackendInfo, Loaded, Profiled, RunRequest
 
-from devbench.models.spec import ArchSpec
-from devbench.targets import Target
+if TYPE_CHECKING:
+    import numpy as np
+    import torch
+
+    from devbench.models.spec import ArchSpec
+    from devbench.targets import Target
 
 
 @dataclass(frozen=True)
@@ -37,18 +45,22 @@ class CompileRequest:
 
 
 class Backend(Protocol):
-    """A host-side compiler. ``name`` is also the board-side loader's key."""
+    """A backend: its description, host-side compilation, and the board-side loader."""
 
-    name: str
-    #: what the board must be able to import to run this backend's artifacts
-    runtime_module: str
-    #: file name of the artifact inside its cache directory
-    artifact_name: str
-
-    def compile(self, request: CompileRequest, out_dir: Path) -> dict[str, Any]:
-        """Write the artifact to ``out_dir / artifact_name``; return its metadata."""
-        ...
+    info: BackendInfo
 
     def version_key(self, request: CompileRequest) -> str:
         """The tool versions and options that change the artifact (part of the cache key)."""
+        ...
+
+    def compile(self, request: CompileRequest, out_dir: Path) -> dict[str, Any]:
+        """Write the artifact to ``out_dir / info.artifact``; return its metadata."""
+        ...
+
+    def load(self, artifact: str, x: np.ndarray, threads: int, device: str) -> Loaded:
+        """On the board: the artifact loaded by the runtime with ``threads`` threads, ``x`` bound."""
+        ...
+
+    def profile(self, request: RunRequest, x: np.ndarray) -> Profiled:
+        """On the board: per-operator times from the runtime's own profiler (``--mode profile``)."""
         ...

@@ -5,6 +5,9 @@ cannot import falls back to ONNX and says so. Batch norms are folded into the pr
 weights so that each conv + bias + ReLU becomes one fused kernel. When the target's tuning
 database (see :mod:`devbench.tuning`) holds records, they are applied automatically; kernels the
 database does not cover get TVM's default lowering.
+
+Board-side code too (see :mod:`devbench.backends.base`): the top level imports only the standard
+library and ``protocol.py``; TVM, torch and devbench's own modules are imported where they are used.
 """
 
 from __future__ import annotations
@@ -12,17 +15,23 @@ from __future__ import annotations
 import io
 import json
 import sys
+import time
 import warnings
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+if __package__:  # on the host, as devbench.backends.tvm_backend
+    from devbench.board.protocol import BackendInfo, Loaded, Profiled, RunRequest, Runtime
+else:  # on the board, beside protocol.py
+    from protocol import BackendInfo, Loaded, Profiled, RunRequest, Runtime
 
-from devbench.backends.base import CompileRequest
-from devbench.backends.example_input import example_input
-from devbench.errors import DevbenchError
-from devbench.targets import Target
+if TYPE_CHECKING:
+    import numpy as np
+    import torch
+
+    from devbench.backends.base import CompileRequest
+    from devbench.targets import Target
 
 #: bump when the pipeline below changes in a way that changes the artifact
 PIPELINE_VERSION = "3"
@@ -63,6 +72,7 @@ def import_network(module: torch.nn.Module, example: torch.Tensor) -> tuple[Any,
 
 
 def _from_torch_export(module: torch.nn.Module, example: torch.Tensor) -> Any:
+    import torch
     from tvm.relax.frontend.torch import from_exported_program
 
     with torch.no_grad():
@@ -72,6 +82,7 @@ def _from_torch_export(module: torch.nn.Module, example: torch.Tensor) -> Any:
 
 def _from_onnx(module: torch.nn.Module, example: torch.Tensor) -> Any:
     import onnx
+    import torch
     from tvm.relax.frontend.onnx import from_onnx
 
     buf = io.BytesIO()
@@ -176,11 +187,11 @@ def _finish_pipeline(target: Any) -> Any:
 
 
 class TVMBackend:
-    """Compiles with TVM Relax; applies the target's MetaSchedule database when there is one."""
+    """Compiles with TVM Relax; applies the target's MetaSchedule database when there is one. On the
+    board, the Relax VM runs the library and TVM's own ``time_evaluator`` times it."""
 
-    name = "tvm"
-    runtime_module = "tvm"
-    artifact_name = "model.so"
+    info = BackendInfo(name="tvm", runtime=Runtime("tvm", ("apache-tvm", "apache-tvm-ffi"), same_version_as_host=True),
+                       artifact="model.so")
 
     def version_key(self, request: CompileRequest) -> str:
         from devbench.tuning.database import database_fingerprint
@@ -193,13 +204,14 @@ class TVMBackend:
                 f"target={json.dumps(compiled_target_dict(target), sort_keys=True)};cc={target.cross_compiler}")
 
     def compile(self, request: CompileRequest, out_dir: Path) -> dict[str, Any]:
+        from devbench.backends.example_input import example_input
         from devbench.tuning.database import database_fingerprint, open_database, records_for
 
         target = tvm_target(request.target)
         mod, frontend = prepare(request.module, example_input(request), target)
         database = open_database(request.target, create=False)
         exe, tuned_kernels = build(mod, target, database)
-        out = Path(out_dir) / self.artifact_name
+        out = Path(out_dir) / self.info.artifact
         out.parent.mkdir(parents=True, exist_ok=True)
         export_library(exe, out, request.target)
         trials = records_for(database, mod, target) if database is not None else 0
@@ -212,6 +224,83 @@ class TVMBackend:
             "database": str(database_path(request.target)) if database is not None else None,
             "tuning_db": database_fingerprint(request.target) if database is not None else "",
         }
+
+    def load(self, artifact: str, x: np.ndarray, threads: int, device: str) -> Loaded:
+        """The Relax VM over the library; the thread pool is sized by TVM_NUM_THREADS, which the
+        runner sets before anything starts it."""
+        import tvm
+
+        vm, dev = relax_vm(artifact, device)
+
+        def run() -> np.ndarray:
+            vm.invoke_stateful("main")
+            out = vm.get_outputs("main")
+            return out.numpy() if hasattr(out, "numpy") else out[0].numpy()
+
+        def infer(a: np.ndarray) -> np.ndarray:
+            vm.set_input("main", tvm.runtime.tensor(a, dev))
+            return run()
+
+        def timed(repeats: int) -> list[float]:
+            evaluator = vm.time_evaluator("invoke_stateful", dev, number=1, repeat=repeats)
+            return [t * 1e3 for t in evaluator("main").results]
+
+        vm.set_input("main", tvm.runtime.tensor(x, dev))
+        return Loaded(run, infer, timed, tvm.__version__)
+
+    def profile(self, request: RunRequest, x: np.ndarray) -> Profiled:
+        """The Relax VM's instrument hook, which the VM calls before and after every call instruction
+        (kernels and its builtins); TVM 0.27's runtime no longer has the VM's ``profile`` function.
+        Fused kernels keep no layer names, so one untimed inference first records every call's
+        argument shapes, by which the host recognises the network's convs."""
+        import tvm
+
+        vm, dev = relax_vm(request.artifact, request.device)
+        vm.set_input("main", tvm.runtime.tensor(x, dev))
+        for _ in range(request.warmup):
+            vm.invoke_stateful("main")
+        shapes: list[list[list[int]]] = []
+
+        def record_shapes(func: Any, symbol: str, before: bool, ret: Any, *args: Any) -> int:
+            if before:
+                shapes.append([[int(d) for d in a.shape] for a in args if hasattr(a, "shape")])
+            return 0  # VMInstrumentReturnKind.NO_OP: run the call as usual
+
+        vm.set_instrument(record_shapes)
+        vm.invoke_stateful("main")
+        run: list[tuple[str, float]] = []
+        started: list[float] = []
+        sync = dev.sync if request.device != "cpu" else None  # a GPU kernel call returns before it ends
+
+        def instrument(func: Any, symbol: str, before: bool, ret: Any, *args: Any) -> int:
+            if before:
+                started.append(time.perf_counter())
+            else:
+                if sync is not None:
+                    sync()
+                run.append((symbol, (time.perf_counter() - started.pop()) * 1e3))
+            return 0  # VMInstrumentReturnKind.NO_OP: run the call as usual
+
+        vm.set_instrument(instrument)
+        runs, walls = [], []
+        for _ in range(request.repeats):
+            run = []
+            t0 = time.perf_counter()
+            vm.invoke_stateful("main")
+            if sync is not None:
+                sync()
+            walls.append((time.perf_counter() - t0) * 1e3)
+            runs.append(run)
+        return runs, walls, shapes
+
+
+def relax_vm(artifact: str, device: str) -> tuple[Any, Any]:
+    """The library loaded into a Relax VM on ``device``, and that device."""
+    import tvm
+    from tvm import relax
+
+    dev = tvm.device(device, 0)
+    return relax.VirtualMachine(tvm.runtime.load_module(artifact), dev), dev
 
 
 def database_path(target: Target) -> Path:
@@ -229,6 +318,8 @@ def cross_compiler(compiler: str) -> Any:
 
 def export_library(exe: Any, path: Path, target: Target) -> None:
     """Write the shared library, with the target's cross compiler when it has one."""
+    from devbench.errors import DevbenchError
+
     if not target.cross_compiler:
         exe.export_library(str(path))
         return
@@ -236,3 +327,6 @@ def export_library(exe: Any, path: Path, target: Target) -> None:
         exe.export_library(str(path), fcompile=cross_compiler(target.cross_compiler))
     except Exception as e:  # a missing toolchain is the user's to install
         raise DevbenchError(f"target {target.name}: cross compiler {target.cross_compiler!r} failed: {e}") from None
+
+
+BACKEND = TVMBackend()

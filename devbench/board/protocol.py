@@ -1,5 +1,6 @@
-"""The one contract between host and board: what to run (:class:`RunRequest`) and how to time it
-(:func:`timing_loop`).
+"""The one contract between host and board: what to run (:class:`RunRequest`), how to time it
+(:func:`timing_loop`), and what a backend is (:class:`BackendInfo`, and the :class:`Loaded` network
+its board side returns).
 
 Standard library only: this file is uploaded beside ``runner.py`` and imported there as a plain
 module, while the host imports it as ``devbench.board.protocol``. Every transport sends the same
@@ -13,12 +14,58 @@ import argparse
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
 
 #: what a runner can be asked to do
 MODES = ("measure", "probe", "accuracy", "profile")
 
 #: a backend's own timing loop (repeats -> samples in ms), where it has one better than perf_counter
 TimedLoop = Callable[[int], list[float]]
+#: one profiled inference: (operator name, ms) in execution order
+OpRun = list[tuple[str, float]]
+#: what a backend's profiler returns: the profiled inferences, their wall times (ms), and where the
+#: runtime keeps no layer names, the argument shapes of each operator of one inference (else None)
+Profiled = tuple[list[OpRun], list[float], list[list[list[int]]] | None]
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """What a board imports to run a backend's artifacts, and the pip packages that provide it."""
+
+    #: the module the runner's probe imports (``devbench doctor`` reports it as present or missing)
+    module: str
+    pip: tuple[str, ...]
+    #: artifacts only load in the release that compiled them: doctor pins the host's versions
+    same_version_as_host: bool = False
+
+
+@dataclass(frozen=True)
+class BackendInfo:
+    """A backend as data, said once in its module (``devbench/backends/<name>_backend.py``) and read
+    by everything else: the registry, the artifact cache, targets, ``devbench doctor``, the files a
+    transport uploads and the runner's probe."""
+
+    #: the ``--backend`` name
+    name: str
+    runtime: Runtime
+    #: the artifact's file name
+    artifact: str
+    #: offered by a target file that lists no backends (every CPU board can run it)
+    cpu_default: bool = True
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A network loaded by its runtime on the board: ``run`` infers the bound input, ``infer`` any
+    input of the same shape, ``timed`` is the runtime's own timing loop where it has one."""
+
+    run: Callable[[], np.ndarray]
+    infer: Callable[[np.ndarray], np.ndarray]
+    timed: TimedLoop | None
+    version: str
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
 """The board-side benchmark script: load one compiled network, time it, write JSON.
 
 This file is copied to the board and run with the board's own Python. It imports nothing but the
-standard library, numpy and the one runtime it measures (TVM runtime, onnxruntime or torch), so a
-board needs no devbench install. Usage::
+standard library, numpy and the one runtime it measures, so a board needs no devbench install. Each
+backend's board side is its module ``<name>_backend.py``, uploaded beside this file with
+``protocol.py``; ``--backend NAME`` imports that one. Usage::
 
     python3 runner.py --mode measure --backend tvm --artifact model.so --input input.npy --threads 4 \
         --warmup 10 --repeats 100 --out result.json
@@ -13,13 +14,14 @@ board needs no devbench install. Usage::
 The arguments are :class:`protocol.RunRequest`'s fields (``protocol.py`` is uploaded beside this
 file).
 
-Every sample is one inference of the whole batch, in milliseconds. TVM is timed with its own
-``time_evaluator`` (a C++ loop, number=1 so each repeat is one run); onnxruntime and torch with
-``time.perf_counter`` around a call whose output is materialised.
+Every sample is one inference of the whole batch, in milliseconds, timed by the backend's own loop
+where it has one (TVM's ``time_evaluator``, a C++ loop, number=1 so each repeat is one run), else
+by ``time.perf_counter`` around a call whose output is materialised.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import platform
@@ -27,17 +29,24 @@ import resource
 import shutil
 import sys
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 if __package__:  # imported on the host (tests, tools)
-    from .protocol import RunRequest, TimedLoop, timing_loop
+    from .protocol import BackendInfo, Loaded, OpRun, RunRequest, timing_loop
 else:  # on the board: protocol.py sits beside this file
-    from protocol import RunRequest, TimedLoop, timing_loop
+    from protocol import BackendInfo, Loaded, OpRun, RunRequest, timing_loop
+
+#: this file's directory as it was started (not resolved: the local transport links the files in)
+HERE = Path(__file__).absolute().parent
+#: where the backend modules are: beside this file in a run directory; run from devbench's source
+#: tree (tests, benchmarks) or imported on the host, in devbench/backends
+BACKEND_DIR = HERE if any(HERE.glob("*_backend.py")) else HERE.parent / "backends"
+if not __package__ and str(BACKEND_DIR) not in sys.path:  # Python put the linked file's real directory there
+    sys.path.append(str(BACKEND_DIR))
 
 THREAD_ENV = ("TVM_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
@@ -95,16 +104,40 @@ def environment() -> dict[str, Any]:
     }
 
 
+def backend(name: str) -> Any:
+    """The backend ``name`` (``BACKEND`` of its module ``<name>_backend.py``)."""
+    if not (BACKEND_DIR / f"{name}_backend.py").exists():
+        raise ValueError(f"this runner has no backend {name!r} (it has {', '.join(backend_names())})")
+    module = importlib.import_module(f"{__package__.rpartition('.')[0]}.backends.{name}_backend" if __package__
+                                     else f"{name}_backend")
+    return module.BACKEND
+
+
+def backend_names() -> list[str]:
+    """The backends this runner has: what the host uploaded (its registered ones)."""
+    return sorted(p.name.removesuffix("_backend.py") for p in BACKEND_DIR.glob("*_backend.py"))
+
+
+def runtime_version(info: BackendInfo) -> str | None:
+    """The version of the runtime ``info`` needs where it imports on this board, else None. The
+    version is the package's ``__version__``, or pip's record of it where the package has none."""
+    try:
+        importlib.import_module(info.runtime.module)
+    except Exception:  # not installed, or installed but broken: either way missing here
+        return None
+    version = getattr(sys.modules[info.runtime.module.partition(".")[0]], "__version__", None)
+    if version is None:
+        try:
+            version = metadata.version(info.runtime.pip[0])
+        except metadata.PackageNotFoundError:
+            version = "unknown"
+    return str(version)
+
+
 def runtime_versions() -> dict[str, str | None]:
     """Which runtimes this board can import, with their versions (None when missing)."""
-    found: dict[str, str | None] = {}
-    for name in ("tvm", "onnxruntime", "torch"):
-        try:
-            mod = __import__(name)
-            found[name] = str(getattr(mod, "__version__", "unknown"))
-        except Exception:
-            found[name] = None
-    return found
+    infos = [backend(name).info for name in backend_names()]
+    return {info.runtime.module: runtime_version(info) for info in infos}
 
 
 # ---------------------------------------------------------------------- what disturbs a measurement
@@ -157,92 +190,12 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-# ---------------------------------------------------------------------- loaders, one per backend
-@dataclass(frozen=True)
-class Loaded:
-    """A network loaded by its runtime: ``run`` infers the bound input, ``infer`` any input of
-    the same shape, ``timed`` is the runtime's own timing loop where it has one."""
-
-    run: Callable[[], np.ndarray]
-    infer: Callable[[np.ndarray], np.ndarray]
-    timed: TimedLoop | None
-    version: str
-
-
-def load_tvm(artifact: str, x: np.ndarray, threads: int, device: str) -> Loaded:
-    import tvm
-    from tvm import relax
-
-    dev = tvm.device(device, 0)
-    lib = tvm.runtime.load_module(artifact)
-    vm = relax.VirtualMachine(lib, dev)
-
-    def run() -> np.ndarray:
-        vm.invoke_stateful("main")
-        out = vm.get_outputs("main")
-        return out.numpy() if hasattr(out, "numpy") else out[0].numpy()
-
-    def infer(a: np.ndarray) -> np.ndarray:
-        vm.set_input("main", tvm.runtime.tensor(a, dev))
-        return run()
-
-    def timed(repeats: int) -> list[float]:
-        evaluator = vm.time_evaluator("invoke_stateful", dev, number=1, repeat=repeats)
-        return [t * 1e3 for t in evaluator("main").results]
-
-    vm.set_input("main", tvm.runtime.tensor(x, dev))
-    return Loaded(run, infer, timed, tvm.__version__)
-
-
-def load_onnxruntime(artifact: str, x: np.ndarray, threads: int, device: str) -> Loaded:
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = threads
-    opts.inter_op_num_threads = 1
-    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    providers = ["CUDAExecutionProvider"] if device == "cuda" else ["CPUExecutionProvider"]
-    sess = ort.InferenceSession(artifact, opts, providers=providers)
-    name = sess.get_inputs()[0].name
-
-    def infer(a: np.ndarray) -> np.ndarray:
-        return sess.run(None, {name: a})[0]
-
-    return Loaded(lambda: infer(x), infer, None, ort.__version__)
-
-
-def load_torch(artifact: str, x: np.ndarray, threads: int, device: str) -> Loaded:
-    import torch
-
-    torch.set_num_threads(threads)
-    torch.set_num_interop_threads(1)
-    program = torch.export.load(artifact)
-    module = program.module()
-    dev = torch.device(device)
-    module.to(dev)
-
-    def infer(a: np.ndarray) -> np.ndarray:
-        with torch.inference_mode():
-            out = module(torch.from_numpy(a).to(dev))
-        if dev.type == "cuda":
-            torch.cuda.synchronize()
-        return out.cpu().numpy()
-
-    return Loaded(lambda: infer(x), infer, None, torch.__version__)
-
-
-LOADERS: dict[str, Callable[[str, np.ndarray, int, str], Loaded]] = {
-    "tvm": load_tvm, "onnxruntime": load_onnxruntime, "torch": load_torch,
-}
-
-
+# ---------------------------------------------------------------------- measure and accuracy
 def load(req: RunRequest, x: np.ndarray) -> tuple[Loaded, float]:
     """The request's artifact loaded by its backend's runtime, and how long that took (s)."""
-    if req.backend not in LOADERS:
-        raise ValueError(f"this runner has no backend {req.backend!r} (it has {', '.join(sorted(LOADERS))})")
+    b = backend(req.backend)
     t0 = time.perf_counter()
-    loaded = LOADERS[req.backend](req.artifact, x, req.threads, req.device)
+    loaded = b.load(req.artifact, x, req.threads, req.device)
     return loaded, time.perf_counter() - t0
 
 
@@ -307,13 +260,8 @@ def accuracy(req: RunRequest) -> dict[str, Any]:
 # own profiler sees it: ``warmup`` untimed inferences, then ``repeats`` profiled ones. The result's
 # ``ops`` are one inference's operators in execution order, each with its mean time per inference;
 # the host maps them to the network's stages and blocks (devbench/profile.py). Profilers add their
-# own cost, so these times explain a latency, they do not replace ``measure``'s.
-
-#: one profiled inference: (operator name, ms) in execution order
-OpRun = list[tuple[str, float]]
-#: what a profiler returns: the profiled inferences, their wall times (ms), and where the runtime
-#: keeps no layer names, the argument shapes of each operator of one inference (else None)
-Profiled = tuple[list[OpRun], list[float], list[list[list[int]]] | None]
+# own cost, so these times explain a latency, they do not replace ``measure``'s. Each backend's
+# ``profile`` runs its profiler.
 
 
 def per_inference_ops(runs: list[OpRun]) -> list[dict[str, Any]]:
@@ -331,128 +279,18 @@ def per_inference_ops(runs: list[OpRun]) -> list[dict[str, Any]]:
              "calls": len(v)} for (name, _), v in times.items()]
 
 
-def profile_tvm(req: RunRequest, x: np.ndarray) -> Profiled:
-    """The Relax VM's instrument hook, which the VM calls before and after every call instruction
-    (kernels and its builtins); TVM 0.27's runtime no longer has the VM's ``profile`` function.
-    Fused kernels keep no layer names, so one untimed inference first records every call's
-    argument shapes, by which the host recognises the network's convs."""
-    import tvm
-    from tvm import relax
-
-    dev = tvm.device(req.device, 0)
-    vm = relax.VirtualMachine(tvm.runtime.load_module(req.artifact), dev)  # as load_tvm
-    vm.set_input("main", tvm.runtime.tensor(x, dev))
-    for _ in range(req.warmup):
-        vm.invoke_stateful("main")
-    shapes: list[list[list[int]]] = []
-
-    def record_shapes(func: Any, symbol: str, before: bool, ret: Any, *args: Any) -> int:
-        if before:
-            shapes.append([[int(d) for d in a.shape] for a in args if hasattr(a, "shape")])
-        return 0  # VMInstrumentReturnKind.NO_OP: run the call as usual
-
-    vm.set_instrument(record_shapes)
-    vm.invoke_stateful("main")
-    run: OpRun = []
-    started: list[float] = []
-    sync = dev.sync if req.device != "cpu" else None  # a GPU kernel call returns before it ends
-
-    def instrument(func: Any, symbol: str, before: bool, ret: Any, *args: Any) -> int:
-        if before:
-            started.append(time.perf_counter())
-        else:
-            if sync is not None:
-                sync()
-            run.append((symbol, (time.perf_counter() - started.pop()) * 1e3))
-        return 0  # VMInstrumentReturnKind.NO_OP: run the call as usual
-
-    vm.set_instrument(instrument)
-    runs, walls = [], []
-    for _ in range(req.repeats):
-        run = []
-        t0 = time.perf_counter()
-        vm.invoke_stateful("main")
-        if sync is not None:
-            sync()
-        walls.append((time.perf_counter() - t0) * 1e3)
-        runs.append(run)
-    return runs, walls, shapes
-
-
-def profile_onnxruntime(req: RunRequest, x: np.ndarray) -> Profiled:
-    """ONNX Runtime's ``enable_profiling`` trace: a ``model_run`` event per inference and a
-    ``<node>_kernel_time`` event per node run inside it (on CUDA, the node's host-side time)."""
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()  # the session load_onnxruntime makes, with profiling on
-    opts.intra_op_num_threads = req.threads
-    opts.inter_op_num_threads = 1
-    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    opts.enable_profiling = True
-    opts.profile_file_prefix = str(Path("ort_profile").resolve())
-    providers = ["CUDAExecutionProvider"] if req.device == "cuda" else ["CPUExecutionProvider"]
-    sess = ort.InferenceSession(req.artifact, opts, providers=providers)
-    feed = {sess.get_inputs()[0].name: x}
-    walls = []
-    for i in range(req.warmup + req.repeats):
-        t0 = time.perf_counter()
-        sess.run(None, feed)
-        if i >= req.warmup:
-            walls.append((time.perf_counter() - t0) * 1e3)
-    trace = Path(sess.end_profiling())
-    events = json.loads(trace.read_text())
-    trace.unlink()  # a board keeps no trace files behind
-    spans = sorted((e["ts"], e["ts"] + e["dur"]) for e in events
-                   if e.get("cat") == "Session" and e.get("name") == "model_run")[req.warmup:]
-    nodes = sorted((e["ts"], e["name"].removesuffix("_kernel_time"), e["dur"] / 1e3) for e in events
-                   if e.get("cat") == "Node" and e.get("name", "").endswith("_kernel_time"))
-    runs = [[(name, ms) for ts, name, ms in nodes if start <= ts <= end] for start, end in spans]
-    return runs, walls, None
-
-
-def profile_torch(req: RunRequest, x: np.ndarray) -> Profiled:
-    """``torch.profiler``: the top-level ATen ops of each inference, which the exported program
-    calls one per graph node (their children are the kernels an op dispatches to)."""
-    import torch
-    from torch.profiler import ProfilerActivity, record_function
-
-    loaded, _ = load(req, x)
-    for _ in range(req.warmup):
-        loaded.run()
-    mark = "devbench::inference"
-    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if req.device == "cuda" else [])
-    walls = []
-    with torch.profiler.profile(activities=activities) as prof:
-        for _ in range(req.repeats):
-            t0 = time.perf_counter()
-            with record_function(mark):
-                loaded.run()
-            walls.append((time.perf_counter() - t0) * 1e3)
-    cuda = req.device == "cuda"
-    runs = [[(op.name, (op.device_time_total if cuda else op.cpu_time_total) / 1e3) for op in e.cpu_children]
-            for e in prof.events() if e.name == mark]
-    return runs, walls, None
-
-
-PROFILERS: dict[str, Callable[[RunRequest, np.ndarray], Profiled]] = {
-    "tvm": profile_tvm, "onnxruntime": profile_onnxruntime, "torch": profile_torch,
-}
-
-
 def profile(req: RunRequest) -> dict[str, Any]:
     """Per-operator times of one inference, from the backend's own profiler."""
-    if req.backend not in PROFILERS:
-        raise ValueError(f"this runner has no backend {req.backend!r} (it has {', '.join(sorted(PROFILERS))})")
+    b = backend(req.backend)
     if req.repeats < 1:
         raise ValueError("profile needs at least one repeat")
-    runs, walls, shapes = PROFILERS[req.backend](req, np.load(req.input))
+    runs, walls, shapes = b.profile(req, np.load(req.input))
     ops = per_inference_ops(runs)
     if shapes is not None and len(shapes) == len(ops):  # ops keep the first run's call order
         for op, op_shapes in zip(ops, shapes, strict=True):
             op["shapes"] = op_shapes
     env = environment()
-    env["runtime_version"] = runtime_versions()[req.backend]
+    env["runtime_version"] = runtime_version(b.info)
     env["threads"] = req.threads
     return {
         "backend": req.backend,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from devbench.bench import BEST
 from devbench.cli import csv_list, thread_count
 from devbench.cli.run import add_measure_arguments, run_and_print
 
@@ -15,7 +16,8 @@ DEMO_MODELS = ["resnet20", "wrn_16_2", "densenet_bc_40"]
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", type=csv_list, default=DEMO_MODELS, help=f"default: {','.join(DEMO_MODELS)}")
-    p.add_argument("--backend", type=csv_list, default=["tvm", "onnxruntime", "torch"])
+    p.add_argument("--backend", type=csv_list, default=[BEST],
+                   help="backend(s), comma-separated (default: every backend of the local target)")
     p.add_argument("--threads", type=thread_count, default=None)
     p.add_argument("--targets-file", action="append", default=[])
     add_measure_arguments(p)

@@ -8,12 +8,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from devbench.backends import board_modules
 from devbench.board.protocol import RunRequest
 from devbench.targets import Target
 
 _BOARD_DIR = Path(__file__).resolve().parent.parent / "board"
-#: the board script and the contract it imports, uploaded into every run directory
-BOARD_FILES = {"runner.py": _BOARD_DIR / "runner.py", "protocol.py": _BOARD_DIR / "protocol.py"}
+#: the board script, the contract it imports and every registered backend's module (their board
+#: side), uploaded into every run directory
+BOARD_FILES = {"runner.py": _BOARD_DIR / "runner.py", "protocol.py": _BOARD_DIR / "protocol.py", **board_modules()}
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,107 @@
+"""ONNX Runtime, the baseline backend: PyTorch -> ONNX (torch.onnx's dynamo exporter) -> one .onnx file.
+
+ONNX Runtime applies its own graph optimisations (conv+BN folding, fusion) when the session is
+created on the board, so the exported graph is left as PyTorch wrote it. Board-side code too (see
+:mod:`devbench.backends.base`): the top level imports only the standard library and ``protocol.py``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+import warnings
+from contextlib import redirect_stdout
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if __package__:  # on the host, as devbench.backends.onnxruntime_backend
+    from devbench.board.protocol import BackendInfo, Loaded, Profiled, RunRequest, Runtime
+else:  # on the board, beside protocol.py
+    from protocol import BackendInfo, Loaded, Profiled, RunRequest, Runtime
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from devbench.backends.base import CompileRequest
+
+OPSET = 18
+
+
+class ONNXRuntimeBackend:
+    info = BackendInfo(name="onnxruntime", runtime=Runtime("onnxruntime", ("onnxruntime",)), artifact="model.onnx")
+
+    def version_key(self, request: CompileRequest) -> str:
+        import onnx
+        import torch
+
+        return f"torch={torch.__version__};onnx={onnx.__version__};opset={OPSET}"
+
+    def compile(self, request: CompileRequest, out_dir: Path) -> dict[str, Any]:
+        import onnx
+        import torch
+
+        from devbench.backends.example_input import example_input
+
+        path = out_dir / self.info.artifact
+        module = request.module.eval()
+        # The exporter prints progress lines and deprecation warnings a user cannot act on.
+        with warnings.catch_warnings(), redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            program = torch.onnx.export(module, (example_input(request),), dynamo=True, opset_version=OPSET,
+                                        input_names=["input"], output_names=["logits"], verbose=False)
+            program.save(str(path))
+        onnx.checker.check_model(str(path))
+        return {"opset": OPSET}
+
+    def load(self, artifact: str, x: np.ndarray, threads: int, device: str) -> Loaded:
+        import onnxruntime as ort
+
+        sess = session(artifact, threads, device)
+        name = sess.get_inputs()[0].name
+
+        def infer(a: np.ndarray) -> np.ndarray:
+            return sess.run(None, {name: a})[0]
+
+        return Loaded(lambda: infer(x), infer, None, ort.__version__)
+
+    def profile(self, request: RunRequest, x: np.ndarray) -> Profiled:
+        """ONNX Runtime's ``enable_profiling`` trace: a ``model_run`` event per inference and a
+        ``<node>_kernel_time`` event per node run inside it (on CUDA, the node's host-side time)."""
+        sess = session(request.artifact, request.threads, request.device, profile_prefix="ort_profile")
+        feed = {sess.get_inputs()[0].name: x}
+        walls = []
+        for i in range(request.warmup + request.repeats):
+            t0 = time.perf_counter()
+            sess.run(None, feed)
+            if i >= request.warmup:
+                walls.append((time.perf_counter() - t0) * 1e3)
+        trace = Path(sess.end_profiling())
+        events = json.loads(trace.read_text())
+        trace.unlink()  # a board keeps no trace files behind
+        spans = sorted((e["ts"], e["ts"] + e["dur"]) for e in events
+                       if e.get("cat") == "Session" and e.get("name") == "model_run")[request.warmup:]
+        nodes = sorted((e["ts"], e["name"].removesuffix("_kernel_time"), e["dur"] / 1e3) for e in events
+                       if e.get("cat") == "Node" and e.get("name", "").endswith("_kernel_time"))
+        runs = [[(name, ms) for ts, name, ms in nodes if start <= ts <= end] for start, end in spans]
+        return runs, walls, None
+
+
+def session(artifact: str, threads: int, device: str, profile_prefix: str = "") -> Any:
+    """The inference session every mode uses: ``threads`` intra-op threads, sequential, every graph
+    optimisation; with a ``profile_prefix``, profiling into a trace file of that prefix."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if profile_prefix:
+        opts.enable_profiling = True
+        opts.profile_file_prefix = str(Path(profile_prefix).resolve())
+    providers = ["CUDAExecutionProvider"] if device == "cuda" else ["CPUExecutionProvider"]
+    return ort.InferenceSession(artifact, opts, providers=providers)
+
+
+BACKEND = ONNXRuntimeBackend()
