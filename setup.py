@@ -37,8 +37,8 @@ setup(
     },
     install_requires=[
         "torch", "torchvision", "apache-tvm", "apache-tvm-ffi", "numpy", "onnx", "onnxscript", "onnxruntime",
-        "paramiko", "pydantic>=2.14,<3", "tabulate", "tqdm", "matplotlib", "psutil", "cloudpickle", "xgboost",
-        "tornado",
+        "paramiko", "pydantic>=2.14,<3", "tomli-w", "tabulate", "tqdm", "matplotlib", "psutil", "cloudpickle",
+        "xgboost", "tornado",
     ],
     entry_points={"console_scripts": ["devbench = devbench.cli:main"]},
 )

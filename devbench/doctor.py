@@ -20,6 +20,14 @@ from devbench.transports import BoardJob, open_transport
 RUNTIMES = {name: b.info.runtime for name, b in BACKENDS.items()}
 
 
+#: what the board script itself imports besides the standard library
+NUMPY = Runtime("numpy", ("numpy",))
+
+
+class NoNumpy(DevbenchError):
+    """The board has no numpy, so the board script cannot run there, not even to probe."""
+
+
 @dataclass(frozen=True)
 class BackendCheck:
     backend: str
@@ -71,11 +79,16 @@ def install_command(target: Target, runtime: Runtime) -> str:
     """The command that gives the board ``runtime``, pinned to the host's versions where they must match."""
     if target.emulated:
         return "the emulated board has what devbench/boards/rootfs.py installs; drop the backend from the target"
+    return pip_install(target.ssh.python if target.ssh else "python3", [runtime])
+
+
+def pip_install(python: str, runtimes: list[Runtime]) -> str:
+    """One pip command for all of ``runtimes`` (a user runs one line, not one per backend)."""
     packages = []
-    for pkg in runtime.pip:
-        version = _host_version(pkg) if runtime.same_version_as_host else None
-        packages.append(f"{pkg}=={version}" if version else pkg)
-    python = target.ssh.python if target.ssh else "python3"
+    for runtime in runtimes:
+        for pkg in runtime.pip:
+            version = _host_version(pkg) if runtime.same_version_as_host else None
+            packages.append(f"{pkg}=={version}" if version else pkg)
     return f"{python} -m pip install {' '.join(packages)}"
 
 
@@ -117,9 +130,9 @@ def probe(target: Target, trust_new_host: bool = False) -> dict[str, Any]:
         result = transport.run(BoardJob(files={}, request=RunRequest(mode="probe", out="probe.json"), timeout_s=300.0))
     except DevbenchError as e:
         if "No module named 'numpy'" in str(e):  # the board script itself needs numpy
-            raise DevbenchError(
+            raise NoNumpy(
                 f"{target.name} has no numpy, which the board script needs; install: "
-                f"{install_command(target, Runtime('numpy', ('numpy',)))}"
+                f"{install_command(target, NUMPY)}"
             ) from None
         raise
     finally:

@@ -7,6 +7,7 @@ as a built-in one replaces it. See ``targets/README.md`` for every field.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import os
 import tomllib
@@ -311,11 +312,17 @@ def all_targets(extra_files: list[str | Path] = ()) -> dict[str, Target]:
 
 
 def get_target(name: str, extra_files: list[str | Path] = (), threads: int | None = None) -> Target:
-    """The target called ``name``; an unknown name is an error listing the known ones."""
+    """The target called ``name``: a target file's, else a ``Host`` of ``~/.ssh/config`` made into
+    one (:mod:`devbench.boards.aliases`); an unknown name is an error with the closest names."""
+    from devbench.boards.aliases import alias_target, config_hosts
+
     targets = all_targets(extra_files)
-    if name not in targets:
-        raise DevbenchError(f"unknown target {name!r}; known targets: {', '.join(sorted(targets))}")
-    t = targets[name]
+    t = targets.get(name) or alias_target(name)
+    if t is None:
+        close = difflib.get_close_matches(name, [*targets, *config_hosts()], n=3, cutoff=0.6)
+        hint = f"did you mean {', '.join(close)}? " if close else ""
+        raise DevbenchError(f"unknown target {name!r}; {hint}known targets: {', '.join(sorted(targets))}; "
+                            f"a board of yours: devbench board add {name} --host [USER@]HOST[:PORT]")
     return replace(t, threads=threads) if threads else t
 
 

@@ -304,9 +304,50 @@ def profile(req: RunRequest) -> dict[str, Any]:
     }
 
 
+def cuda_version() -> str | None:
+    """The CUDA toolkit's version where JetPack (or a CUDA install) put one in /usr/local/cuda."""
+    try:
+        return str(json.loads(Path("/usr/local/cuda/version.json").read_text())["cuda"]["version"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    text = read_first("/usr/local/cuda/version.txt")  # CUDA 10: "CUDA Version 10.2.89"
+    return text.split()[-1] if text else None
+
+
+def hardware() -> dict[str, Any]:
+    """What identifies the board's hardware for ``devbench board add``: each processor's ARM
+    "IMPLEMENTER:PART" and the CPU features from /proc/cpuinfo (x86: its flags), the device tree's
+    model and compatible list (a Jetson's Tegra chip, a Pi's model), the L4T release and CUDA."""
+    parts: list[str] = []
+    implementer, features, flags = "", "", ""
+    for line in (read_first("/proc/cpuinfo") or "").splitlines():
+        key, _, value = line.partition(":")
+        key, value = key.strip(), value.strip()
+        if key == "CPU implementer":
+            implementer = value
+        elif key == "CPU part":
+            parts.append(f"{implementer}:{value}")
+        elif key == "Features" and not features:
+            features = value
+        elif key == "flags" and not flags:
+            flags = value
+    model = (read_first("/proc/device-tree/model") or "").strip("\0") or None
+    compatible = [c for c in (read_first("/proc/device-tree/compatible") or "").split("\0") if c]
+    return {
+        "cpu_parts": parts,
+        "cpu_features": features.split(),
+        "cpu_flags": flags.split(),
+        "model": model,
+        "compatible": compatible,
+        "l4t": (read_first("/etc/nv_tegra_release") or "").split("\n")[0] or None,
+        "cuda": cuda_version(),
+    }
+
+
 def probe() -> dict[str, Any]:
     return {
         "environment": environment(),
+        "hardware": hardware(),
         "runtimes": runtime_versions(),
         "disk_free_mb": shutil.disk_usage(".").free / 2**20,  # where artifacts land
     }

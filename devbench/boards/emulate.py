@@ -5,12 +5,17 @@ Everything lives in ``{cache}/boards/emulated-pi`` (see :mod:`devbench.boards.pa
     rootfs/          aarch64 Debian python3.11 + numpy + TVM runtime (~420 MB; built once, ~35 s cold)
     bin/python3      the board's python: qemu-aarch64-static -L rootfs rootfs/usr/bin/python3.11
     ssh/             sshd config, host key, client key, pid file, log
+    home/            the board user's home directory
     known_hosts      the host key of 127.0.0.1:PORT, which the ``emulated-pi`` target trusts
     state.json       the port the board was last started on
 
-The ``emulated-pi`` target file points at these paths. Starting on a port other than the default
-writes a user target file (``~/.config/devbench/targets/emulated-pi.toml``) with that port, once:
-a start on the same port leaves it as it is.
+Its sessions find ``bin/`` first on their PATH and have ``home/`` as HOME, so ``python3`` on this
+board is its aarch64 Python, as on a real Pi. A start writes the ``emulated-pi`` target into the
+user's target directory (``~/.config/devbench/targets/emulated-pi.toml``) with ``devbench board
+add``'s own code, from a probe of the running board: nothing tells it from a real board but
+``emulated = true``, which the probe sets because qemu runs its Python. A start that finds the file
+up to date leaves it alone; a file of that name that devbench did not write is the user's and stays
+(the built-in ``targets/emulated-pi.toml`` is the target before the board ever ran).
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from devbench.boards import add
+from devbench.boards.add import BoardRequest
 from devbench.boards.paths import board_dir
 from devbench.boards.rootfs import GUEST_PYTHON, SITE_DIR, build_rootfs
 from devbench.boards.sshd import LOOPBACK, LoopbackSSHD
@@ -29,8 +36,6 @@ from devbench.errors import DevbenchError
 
 NAME = "emulated-pi"
 DEFAULT_PORT = 2222
-#: first line of a user target file written by ``emulate --port``; only such a file is ever replaced
-OVERRIDE_MARK = "# written by `devbench board emulate --port`"
 
 
 @dataclass(frozen=True)
@@ -90,31 +95,28 @@ def write_python_wrapper(rootfs: Path, path: Path) -> None:
 
 
 def _sshd(port: int) -> LoopbackSSHD:
-    return LoopbackSSHD(root() / "ssh", port)
+    return LoopbackSSHD(root() / "ssh", port, path_first=python_wrapper().parent, home=root() / "home")
 
 
-def _write_target_override(port: int) -> Path | None:
-    """Point the ``emulated-pi`` target at ``port`` through a user target file; the file when it was
-    written, ``None`` when nothing needed writing (the default port, or the file already says ``port``)."""
-    from devbench.targets import BUILTIN_DIR, user_targets_dir
+def board_request(port: int) -> BoardRequest:
+    """The emulated board as ``board add`` sees it: loopback, its own client key and known_hosts
+    (under ``{cache}``, so the target follows ``$DEVBENCH_CACHE_DIR``), the Pi 4's core assumed
+    (qemu-user shows the host's /proc/cpuinfo)."""
+    board = f"{{cache}}/boards/{NAME}"
+    return BoardRequest(NAME, LOOPBACK, port, key_file=f"{board}/ssh/client_ed25519",
+                        known_hosts=f"{board}/known_hosts", workdir="/tmp/devbench-emulated", like="pi4")
 
-    path = user_targets_dir() / f"{NAME}.toml"
-    ours = path.exists() and path.read_text().startswith(OVERRIDE_MARK)
-    if path.exists() and not ours:
+
+def write_target(port: int) -> Path | None:
+    """Write the ``emulated-pi`` target as ``board add`` writes any board's; the file when it was
+    (re)written, ``None`` when it was up to date or is the user's own."""
+    path = add.target_path(NAME)
+    if path.exists() and not add.written_by_devbench(path):
         if port != DEFAULT_PORT:
             raise DevbenchError(f"{path} exists and was not written by devbench; set its [ssh] port = {port} yourself")
         return None
-    if port == DEFAULT_PORT:
-        if ours:
-            path.unlink()
-        return None
-    builtin = (BUILTIN_DIR / f"{NAME}.toml").read_text()
-    text = f"{OVERRIDE_MARK}\n" + builtin.replace(f"port = {DEFAULT_PORT}", f"port = {port}", 1)
-    if ours and path.read_text() == text:
-        return None  # already points there: a user file is not rewritten on every start
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    return path
+    added = add.add_board(board_request(port))
+    return added.path if added.changed else None
 
 
 def status() -> BoardStatus:
@@ -139,9 +141,9 @@ def start(port: int = DEFAULT_PORT, log: Callable[[str], None] = print) -> Board
     sshd.start()
     sshd.write_known_hosts(known_hosts())
     _state_file().write_text(json.dumps({"port": port}))
-    override = _write_target_override(port)
-    if override is not None:
-        log(f"target {NAME} now points at port {port} through {override}")
+    written = write_target(port)
+    if written is not None:
+        log(f"target {NAME} written to {written}")
     s = status()
     return BoardStatus(s.name, s.host, s.port, s.pid, s.python, s.known_hosts, s.key_file, build_s)
 

@@ -2,6 +2,10 @@
 
 It runs as the current user, listens on 127.0.0.1 only and never on port 22, and accepts exactly
 one key, generated here. It stands in for a board's sshd: the emulated Pi and the tests use it.
+``path_first`` puts a directory first on its sessions' PATH and ``home`` gives them their own HOME:
+the emulated Pi's ``bin`` and ``home``, so that ``python3`` there is the board's aarch64 Python, as
+on a real board, and the shell start-up files of this machine's user (which may put another
+``python3`` first) are not the board's.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from pathlib import Path
 from devbench.errors import DevbenchError
 
 LOOPBACK = "127.0.0.1"
+#: the PATH sshd gives a session, after ``path_first``
+SESSION_PATH = "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin"
 
 
 def free_port() -> int:
@@ -67,6 +73,8 @@ class LoopbackSSHD:
 
     root: Path
     port: int
+    path_first: Path | None = None
+    home: Path | None = None
 
     def __post_init__(self) -> None:
         if self.port == 22 or not 1024 <= self.port <= 65535:
@@ -100,6 +108,11 @@ class LoopbackSSHD:
         authorized = self.root / "authorized_keys"
         authorized.write_text(Path(f"{self.client_key}.pub").read_text())
         authorized.chmod(0o600)
+        session = [f'"PATH={self.path_first}:{SESSION_PATH}"'] if self.path_first else []
+        if self.home is not None:
+            self.home.mkdir(parents=True, exist_ok=True)
+            session.append(f'"HOME={self.home}"')
+        environment = [f"SetEnv {' '.join(session)}"] if session else []
         self.config.write_text(
             "\n".join(
                 [
@@ -117,6 +130,7 @@ class LoopbackSSHD:
                     "StrictModes no",
                     "PrintMotd no",
                     "Subsystem sftp internal-sftp",
+                    *environment,
                     "",
                 ]
             )

@@ -1,24 +1,78 @@
-"""devbench board emulate: start, stop or inspect the emulated aarch64 board (target emulated-pi)."""
+"""devbench board: add, list and remove your boards; run the emulated aarch64 board (target emulated-pi)."""
 
 from __future__ import annotations
 
 import argparse
 
+from devbench.boards import add as boards
 from devbench.boards import emulate
 
-HELP = "run boards on this machine: `board emulate` starts the emulated aarch64 Pi (target emulated-pi)"
+HELP = ("your boards: `board add NAME --host [USER@]HOST[:PORT]` probes one and writes its target, `board list`, "
+        "`board remove NAME`; `board emulate` starts the emulated aarch64 Pi (target emulated-pi)")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("action", choices=["emulate"], help="emulate: the qemu aarch64 board behind sshd on loopback")
-    p.add_argument("--port", type=int, default=emulate.DEFAULT_PORT,
+    sub = p.add_subparsers(dest="action", metavar="ACTION", parser_class=type(p))
+    sub.required = True
+    a = sub.add_parser("add", help="probe a board over SSH and write its target file",
+                       description="Connect to a board over SSH (the host-key rules of `run`), ask it what it is "
+                                   "and write a target file for it into your target directory.")
+    a.add_argument("name", help="the target's name (what --target will call it)")
+    a.add_argument("--host", required=True, metavar="[USER@]HOST[:PORT]",
+                   help="address, hostname or ~/.ssh/config alias, with an optional user and port")
+    a.add_argument("--like", metavar="KIND",
+                   help="board kind whose defaults fill what the probe cannot tell (pi4, pi5, jetson-orin-nano, ...; "
+                        "default: guessed from NAME)")
+    a.add_argument("--key", metavar="FILE", help="private key file (default: ~/.ssh/config's, ~/.ssh's, the agent's)")
+    a.add_argument("--python", default="python3", help="the board's Python (default: python3)")
+    a.add_argument("--workdir", help="where runs unpack on the board (default: /tmp/devbench)")
+    a.add_argument("--trust-new-host", action="store_true",
+                   help="accept and record the board's host key on first contact")
+    lst = sub.add_parser("list", help="the boards you added, where they are and whether they answer")
+    lst.add_argument("--no-check", action="store_true", help="do not try to reach them")
+    rm = sub.add_parser("remove", help="delete a board's target file from your target directory")
+    rm.add_argument("name")
+    e = sub.add_parser("emulate", help="the qemu aarch64 board behind sshd on loopback")
+    e.add_argument("--port", type=int, default=emulate.DEFAULT_PORT,
                    help=f"loopback port of its sshd (default {emulate.DEFAULT_PORT}; never 22)")
-    group = p.add_mutually_exclusive_group()
+    group = e.add_mutually_exclusive_group()
     group.add_argument("--stop", action="store_true", help="stop the board's sshd")
     group.add_argument("--status", action="store_true", help="say whether it runs, and where")
 
 
 def run(args: argparse.Namespace) -> int:
+    return {"add": run_add, "list": run_list, "remove": run_remove, "emulate": run_emulate}[args.action](args)
+
+
+def run_add(args: argparse.Namespace) -> int:
+    request = boards.make_request(args.name, args.host, like=args.like, key_file=args.key, python=args.python,
+                                  workdir=args.workdir)
+    added = boards.add_board(request, trust_new_host=args.trust_new_host)
+    state = "wrote" if added.changed else "unchanged:"
+    print(f"{state} {added.path}\n\n{added.text}")
+    board = added.board
+    if board.missing:
+        print("missing on the board: " + "; ".join(board.missing))
+        if board.install:
+            print(f"install: {board.install}")
+    print(f"try: devbench run --target {args.name} --model pruned_resnet")
+    return 0
+
+
+def run_list(args: argparse.Namespace) -> int:
+    from devbench.report import render_records
+
+    rows = boards.list_boards(check=not args.no_check)
+    print(render_records(rows) if rows else "no boards yet: devbench board add NAME --host [USER@]HOST[:PORT]")
+    return 0
+
+
+def run_remove(args: argparse.Namespace) -> int:
+    print(f"removed {args.name}: {boards.remove_board(args.name)}")
+    return 0
+
+
+def run_emulate(args: argparse.Namespace) -> int:
     if args.stop:
         print(f"{emulate.NAME}: {'stopped' if emulate.stop() else 'was not running'}")
         return 0

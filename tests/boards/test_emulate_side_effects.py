@@ -40,12 +40,3 @@ def test_busy_port_is_found_before_the_root_filesystem_is_built(monkeypatch: pyt
             emulate.start(busy.getsockname()[1], log=lambda _: None)
     assert built == []
 
-
-def test_user_target_file_is_written_once_not_on_every_start() -> None:
-    first = emulate._write_target_override(2345)
-    assert first is not None and "port = 2345" in first.read_text()
-    os.utime(first, ns=(0, 0))
-    assert emulate._write_target_override(2345) is None  # same port: left alone
-    assert first.stat().st_mtime_ns == 0
-    assert emulate._write_target_override(2346) == first and "port = 2346" in first.read_text()
-    assert emulate._write_target_override(emulate.DEFAULT_PORT) is None and not first.exists()
