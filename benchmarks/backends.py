@@ -1,8 +1,9 @@
 """Backends side by side: median latency at batch 1 on the local machine, as a ratio to ONNX Runtime.
 
 For each network (default: resnet56, wrn_16_2, densenet_bc_100 and one pruned/reduced pair) and each
-backend (TVM untuned; TVM tuned when the target's MetaSchedule database exists; ONNX Runtime;
-PyTorch), one ``devbench.bench.run_jobs`` call per job, in a fixed interleaved order, all in this
+backend the local target offers (TVM untuned; TVM tuned when the target's MetaSchedule database
+exists; ONNX Runtime; PyTorch; ExecuTorch with XNNPACK; whatever else is registered), one
+``devbench.bench.run_jobs`` call per job, in a fixed interleaved order, all in this
 one process: every row is compiled (or found in the artifact cache), measured by the board runner,
 checked against PyTorch and stored like any ``devbench run`` row. Jobs run one at a time, so no
 two measurements share the cores; with ``--rounds N`` the whole plan runs N times and each row keeps
@@ -10,7 +11,8 @@ its fastest round, so a moment of load from elsewhere does not land on one backe
 
 Printed per row: median ms, the 95% CI of the median, the ratio to ONNX Runtime's median for the
 same network, and the achieved GFLOP/s (2 x MACs / median) beside the machine's fp32 peak, read
-from /proc/cpuinfo as cores x GHz x FLOPs/cycle (see ``cpu_peak`` for the assumptions).
+from /proc/cpuinfo as cores x GHz x FLOPs/cycle (see ``cpu_peak`` for the assumptions). A last
+table names the fastest backend per network and its speed-up over ONNX Runtime.
 
 Usage: ``python benchmarks/backends.py [--models a,b] [--repeats 50] [--rounds 2] [--threads N] [--db FILE]``
 """
@@ -36,7 +38,6 @@ from devbench.tuning.database import database_fingerprint
 BASE_MODELS = ["resnet56", "wrn_16_2", "densenet_bc_100"]
 #: (pruned, reduced) pairs in order of preference; the first whose names are all registered is used
 PAIRS = [("pruned_wrn", "reduced_wrn"), ("resnet56_b0.5", "resnet32")]
-BACKENDS = ["tvm", "onnxruntime", "torch"]
 #: a copy of the local target under a name with no tuning database: TVM's untuned build
 UNTUNED = "local-untuned"
 
@@ -99,14 +100,15 @@ def default_models() -> list[str]:
 
 
 def plan(models: list[str], local: Target, settings: MeasureSettings) -> list[Job]:
-    """Jobs in measuring order: per network, TVM untuned, TVM tuned (if a database exists), ONNX Runtime, torch."""
+    """Jobs in measuring order: per network, TVM untuned (if a database exists), then every backend of
+    the local target in registry order (TVM tuned, ONNX Runtime, torch, ExecuTorch, ...)."""
     tuned_db = database_fingerprint(local) != "none"
     by_model: dict[str, list[Job]] = {m: [] for m in models}
     if tuned_db:
         untuned = replace(local, name=UNTUNED, description="local, compiled without the tuning database")
         for job in make_jobs(models, [untuned], ["tvm"], settings):
             by_model[job.model.name].append(job)
-    for job in make_jobs(models, [local], BACKENDS, settings):
+    for job in make_jobs(models, [local], list(local.backends), settings):
         by_model[job.model.name].append(job)
     return [job for jobs in by_model.values() for job in jobs]
 
@@ -155,6 +157,20 @@ def table(rows: list[ResultRow], peak: Peak, threads: int) -> str:
     return tabulate(out, headers=headers, tablefmt="github", disable_numparse=True)
 
 
+def fastest_table(rows: list[ResultRow]) -> str:
+    """Per network, the fastest backend that passed its output check and its speed-up over ONNX Runtime."""
+    out = []
+    for model in dict.fromkeys(r.model for r in rows):
+        ok = [r for r in rows if r.model == model and r.median_ms and r.status == "ok"]
+        ort = next((r.median_ms for r in ok if r.backend == "onnxruntime"), None)
+        if not ok:
+            continue
+        best = min(ok, key=lambda r: r.median_ms)
+        out.append([model, label(best), f"{best.median_ms:.3f}", f"{ort / best.median_ms:.2f}x" if ort else ""])
+    return tabulate(out, headers=["model", "fastest backend", "median_ms", "speed-up over ORT"], tablefmt="github",
+                    disable_numparse=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--models", default=None, help=f"comma-separated (default: {','.join(default_models())})")
@@ -187,6 +203,8 @@ def main(argv: list[str] | None = None) -> int:
         print("no tuning database for target local: TVM rows are untuned (run `devbench tune` to add tuned rows)")
     print()
     print(table(rows, peak, local.threads))
+    print()
+    print(fastest_table(rows))
     return 0 if all(r.status == "ok" for r in rows) else 1
 
 

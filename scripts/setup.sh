@@ -26,5 +26,7 @@ fi
 .venv/bin/python -m pip install -q --upgrade pip
 echo "setup: installing pinned Python packages (requirements.txt)"
 .venv/bin/python -m pip install -q -r requirements.txt
+echo "setup: installing ExecuTorch without its unused dependencies (requirements-nodeps.txt)"
+.venv/bin/python -m pip install -q --no-deps -r requirements-nodeps.txt
 .venv/bin/python -m pip install -q --no-deps -e .
 echo "setup: done. Run .venv/bin/devbench --help"

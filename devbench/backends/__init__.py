@@ -22,6 +22,7 @@ REGISTERED = (
     "tvm",
     "onnxruntime",
     "torch",
+    "executorch",
 )
 
 #: backend name -> backend (cheap to import: a backend module's top level is board-side code)
