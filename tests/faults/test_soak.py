@@ -71,6 +71,7 @@ def test_four_boards_in_parallel_interrupted_once_and_resumed(boards: Callable[.
     first = stored(db)
     assert total // 2 <= len(first) < total and all(r.status == "ok" for r in first), err
     assert len(json.loads(out)) == len(first)  # the table printed is what was stored
+    assert [b.run_dirs() for b in fleet] == [[]] * BOARDS  # the interrupted runs were cleaned up on the boards
 
     proc = run_cli(*args, "--resume", timeout=300)
     assert proc.returncode == 0, proc.stderr
@@ -80,3 +81,4 @@ def test_four_boards_in_parallel_interrupted_once_and_resumed(boards: Callable[.
     jobs = make_jobs(models, [b.target() for b in fleet], ["onnxruntime"],
                      MeasureSettings(rounds=1, repeats=3, warmup=1, min_time_s=0.0))
     assert_every_job_ok_once(jobs, db)
+    assert [b.run_dirs() for b in fleet] == [[]] * BOARDS
