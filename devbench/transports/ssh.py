@@ -212,7 +212,7 @@ class SSHTransport:
             try:
                 self._client = self._connect_once()
             except NotAnSSHServer as e:
-                error = f"not an SSH server ({e}); is {self.endpoint.port} the board's SSH port?"
+                error = f"not an SSH server ({e})"
                 if not e.retry:
                     break
                 continue
