@@ -191,11 +191,14 @@ class SSHTransport:
         except (OSError, paramiko.SSHException, EOFError) as e:
             transport = client.get_transport()
             client.close()
-            if transport is not None and not transport.remote_version:  # TCP worked, SSH never started
-                cause = e.__context__
-                if isinstance(cause, TimeoutError) or not isinstance(cause, OSError | EOFError):
-                    raise NotAnSSHServer(f"no SSH banner within {self.ssh.connect_timeout_s:g} s", False) from None
-                raise NotAnSSHServer("it closed the connection without an SSH banner", True) from None
+            # the TCP connection worked (not through a proxy command that failed), SSH never started
+            proxy_failed = isinstance(e, paramiko.ProxyCommandFailure)
+            if transport is not None and not transport.remote_version and not proxy_failed:
+                if isinstance(e.__context__, EOFError | ConnectionError):
+                    raise NotAnSSHServer("it closed the connection without an SSH banner", True) from None
+                if str(e).startswith("Indecipherable"):  # paramiko read 100 lines, none of them a banner
+                    raise NotAnSSHServer("it sends text, not an SSH banner", False) from None
+                raise NotAnSSHServer(f"no SSH banner within {self.ssh.connect_timeout_s:g} s", False) from None
             raise ConnectionLost(str(e) or type(e).__name__) from None
         return client
 

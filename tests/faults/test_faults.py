@@ -262,8 +262,12 @@ def serve(greeting: bytes) -> tuple[socket.socket, int]:
     return server, server.getsockname()[1]
 
 
-@pytest.mark.parametrize("greeting", [b"hello\n", b""], ids=["hello", "silent"])
-def test_a_port_that_is_not_an_ssh_server_is_one_line(greeting: bytes, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("greeting", "why"), [
+    (b"hello\n", "it closed the connection without an SSH banner"),
+    (b"220 mail.example.com ESMTP\r\n" * 101, "it sends text, not an SSH banner"),
+    (b"", "no SSH banner within 2 s"),
+], ids=["hello", "chatty", "silent"])
+def test_a_port_that_is_not_an_ssh_server_is_one_line(greeting: bytes, why: str, tmp_path: Path) -> None:
     server, port = serve(greeting)
     targets = tmp_path / "t.toml"
     targets.write_text('name = "web"\ntransport = "ssh"\nthreads = 1\nbackends = ["onnxruntime"]\n'
@@ -276,7 +280,8 @@ def test_a_port_that_is_not_an_ssh_server_is_one_line(greeting: bytes, tmp_path:
         server.close()
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr, proc.stderr
-    assert re.match(r"devbench: error: cannot reach board web at 127\.0\.0\.1:\d+: not an SSH server \(", proc.stderr)
+    assert re.match(rf"devbench: error: cannot reach board web at 127\.0\.0\.1:\d+: not an SSH server \({why}\);",
+                    proc.stderr), proc.stderr
     assert elapsed < 30  # a silent port is not waited for three times
 
 
