@@ -216,6 +216,8 @@ def measure_once(job: Job, artifact: Artifact, transport: Transport) -> dict[str
         board_job = BoardJob(files={artifact.path.name: artifact.path, "input.npy": Path(tmp) / "input.npy"},
                              request=request, timeout_s=s.timeout_s)
         result = transport.run(board_job)
+    if not isinstance(result, dict):
+        raise DevbenchError(f"the board returned {type(result).__name__}, not a result object")
     if "error" in result:
         raise DevbenchError(str(result["error"]))
     check_result(result, (s.batch, job.model.spec.num_classes))

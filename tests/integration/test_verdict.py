@@ -50,17 +50,17 @@ def test_compare_needs_two_distinct_models() -> None:
 class GarbageTransport(local_transport.LocalTransport):
     """A real local board whose answers are then corrupted, as a broken board script would send them."""
 
-    corrupt: dict[str, Any] = {}
+    corrupt: dict[str, Any] | list[Any] = {}
 
     def run(self, job):  # type: ignore[no-untyped-def]
-        return {**super().run(job), **self.corrupt}
+        return self.corrupt if isinstance(self.corrupt, list) else {**super().run(job), **self.corrupt}
 
 
 @pytest.mark.parametrize("corrupt", [
     {"samples_ms": [float("nan")] * 5}, {"samples_ms": [-1.0] * 5}, {"samples_ms": [0.0] * 5},
-    {"samples_ms": []}, {"output": [[1.0, 2.0]]}, {"load_s": float("inf")}, {"environment": "x"},
+    {"samples_ms": []}, {"output": [[1.0, 2.0]]}, {"load_s": float("inf")}, {"environment": "x"}, [1, 2],
 ])
-def test_impossible_measurements_become_error_rows_never_ok(corrupt: dict[str, Any], tmp_path: Path,
+def test_impossible_measurements_become_error_rows_never_ok(corrupt: dict[str, Any] | list[Any], tmp_path: Path,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(GarbageTransport, "corrupt", corrupt)
     monkeypatch.setitem(sys.modules["devbench.transports"].TRANSPORTS, "local",
