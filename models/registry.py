@@ -68,6 +68,14 @@ def _spec_files() -> dict[str, Path]:
 RUN_SPEC = "spec.json"
 
 
+def _is_file(path: Path) -> bool:
+    """``path.is_file()`` that is simply False for names no file system takes (too long, NUL)."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
+
+
 def _weights_beside(path: Path) -> Path | None:
     """``X.pt`` beside ``X.json``, else ``weights.pt`` in the same folder."""
     for candidate in (path.with_suffix(".pt"), path.parent / "weights.pt"):
@@ -112,7 +120,7 @@ def resolve(name_or_path: str | Path) -> tuple[ArchSpec, Path | None]:
         path = Path(text)
         return ArchSpec.load(path), _weights_beside(path)
     run_spec = Path(text) / RUN_SPEC
-    if run_spec.is_file():
+    if _is_file(run_spec):
         return replace(ArchSpec.load(run_spec), name=run_spec.parent.name), _weights_beside(run_spec)
     found = _lookup(text)
     if found is None:

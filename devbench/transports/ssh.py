@@ -236,12 +236,16 @@ class SSHTransport:
             raise DevbenchError(f"interrupted: nothing more runs on board {self.endpoint.label}")
 
     def cancel(self) -> None:
-        """Kill the runner of the job in progress on the board (its shell wrote its pid), then
-        drop the connection; the worker's ``run`` then fails at once instead of retrying."""
+        """Stop the job in progress from another thread (Ctrl-C): kill its runner, and refuse to
+        start another. The connection stays up, so the worker's own cleanup still removes the run
+        directory; the caller closes the transport once the worker is done."""
         self._cancelled = True
-        if self._run_dir is not None and self._client is not None:
-            self._remove(self._run_dir, kill=True)
-        self.close()
+        run_dir = self._run_dir
+        if run_dir is not None and self._client is not None:
+            try:
+                self._exec(_kill_runner(shlex.quote(run_dir)), self.ssh.connect_timeout_s)
+            except (ConnectionLost, RunTimeout, DevbenchError):
+                pass
 
     def close(self) -> None:
         if self._client is not None:
@@ -366,6 +370,7 @@ class SSHTransport:
                 for name, local in files.items():
                     self._upload(sftp, local, run_dir, name)
                 self._verify(run_dir, files)
+                self._refuse_if_cancelled()  # interrupted while uploading: start nothing more
                 argv = " ".join(shlex.quote(a) for a in job.args)
                 timeout_s = min(job.timeout_s, self.ssh.run_timeout_s)
                 # $$ is the shell that execs python: its pid lets a timed-out run be killed
@@ -418,7 +423,7 @@ class SSHTransport:
             quoted = shlex.quote(run_dir)
             command = f"rm -rf -- {quoted}"
             if kill:
-                command = f"if [ -f {quoted}/.pid ]; then kill -9 \"$(cat {quoted}/.pid)\" 2>/dev/null; fi; {command}"
+                command = f"{_kill_runner(quoted)}; {command}"
             try:
                 status, _, _ = self._exec(command, self.ssh.connect_timeout_s * 3)
                 if status == 0:
@@ -466,6 +471,11 @@ def _link_of(sftp: paramiko.SFTPClient, error: OSError) -> paramiko.Transport:
     if not link.is_active():
         raise ConnectionLost(str(error) or type(error).__name__) from None
     return link
+
+
+def _kill_runner(quoted_dir: str) -> str:
+    """The shell command that kills the runner of a run directory (its shell wrote its pid)."""
+    return f"if [ -f {quoted_dir}/.pid ]; then kill -9 \"$(cat {quoted_dir}/.pid)\" 2>/dev/null; fi"
 
 
 def _check_name(name: str) -> None:
