@@ -12,6 +12,7 @@ HELP = "benchmark a few registered networks on every local backend and print the
 
 #: small enough to compile in a minute or two on a laptop, different enough to show the trade-offs
 DEMO_MODELS = ["resnet20", "wrn_16_2", "densenet_bc_40"]
+DEMO_ROUNDS = 6
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -20,7 +21,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="backend(s), comma-separated (default: every backend of the local target)")
     p.add_argument("--threads", type=thread_count, default=None)
     p.add_argument("--targets-file", action="append", default=[])
-    add_measure_arguments(p)
+    # the fewest rounds that still give every row a 95% interval: a demo, not a paper's figure
+    add_measure_arguments(p, rounds=DEMO_ROUNDS)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -22,15 +22,17 @@ from devbench.results import ResultRow
 HELP = "benchmark models on targets and backends in rounds; outputs are checked against PyTorch"
 
 
-def add_measure_arguments(p: argparse.ArgumentParser) -> None:
-    """Measurement options, shared by every verb that measures (run, compare, demo)."""
+def add_measure_arguments(p: argparse.ArgumentParser, rounds: int | None = None) -> None:
+    """Measurement options, shared by every verb that measures (run, compare, demo); ``rounds``
+    replaces the target's default (the demo's few)."""
     d = DEFAULT_MEASURE
+    rounds_default = f"{rounds}" if rounds else f"the target's, or {d['rounds']}"
     p.add_argument("--batch", type=count_up_to(4096, "batch"), default=1, help="batch size (default: 1)")
-    p.add_argument("--rounds", type=count_up_to(1000, "rounds"),
+    p.add_argument("--rounds", type=count_up_to(1000, "rounds"), default=rounds,
                    help=f"rounds: each measures every job once in a fresh runner process, the jobs of a board in "
                         f"a new random order every round; the headline is the median of the round medians and "
                         f"its 95%% interval comes from the spread between rounds, which needs 6 or more "
-                        f"(default: the target's, or {d['rounds']})")
+                        f"(default: {rounds_default})")
     p.add_argument("--warmup", type=count_up_to(100_000, "warm-up runs"),
                    help=f"untimed runs before timing, per round (default: the target's, or {d['warmup']})")
     p.add_argument("--repeats", type=count_up_to(1_000_000, "repeats"),
