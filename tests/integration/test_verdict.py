@@ -129,3 +129,30 @@ def test_accuracy_of_a_network_with_random_weights_is_one_line_before_any_work(t
     proc = run_cli("run", "--model", "pruned_resnet,resnet8", "--backend", "onnxruntime", "--accuracy")
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
     assert "resnet8 has random weights" in proc.stderr and proc.stdout == ""
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_a_tvm_compile_stops_with_130_and_stores_nothing(tmp_path: Path) -> None:
+    """TVM turns an interrupt inside its compiler into a RuntimeError: it must not become an error
+    row while the run goes on."""
+    env = {**os.environ, "DEVBENCH_DB": str(tmp_path / "r.sqlite"), "DEVBENCH_CACHE_DIR": str(tmp_path / "cache")}
+    proc = subprocess.Popen([sys.executable, "-m", "devbench", "run", "--model", "densenet_bc_40", "--backend",
+                             "tvm", "--format", "json"], cwd=REPO, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    cpu = psutil.Process(proc.pid)
+    while cpu.cpu_times().user < 8.0:  # imports take a few CPU seconds; then TVM compiles for longer
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.2)
+    os.kill(proc.pid, signal.SIGINT)
+    t0 = time.monotonic()
+    out, err = proc.communicate(timeout=30)
+    assert time.monotonic() - t0 < 2.0
+    assert proc.returncode == 130, err
+    assert json.loads(out) == [] and "Traceback" not in err
+    store = ResultStore(tmp_path / "r.sqlite")
+    try:
+        assert store.rows(latest_only=False) == []
+    finally:
+        store.close()
+    artifacts = tmp_path / "cache" / "artifacts"
+    assert not any((d / "meta.json").exists() for d in artifacts.iterdir()) if artifacts.exists() else True
