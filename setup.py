@@ -34,6 +34,7 @@ setup(
     package_data={
         "devbench.targets": ["*.toml", "README.md"],
         "devbench.models": ["specs/*.json", "specs/*.md", "specs/*.pt"],
+        "devbench.experiment": ["recipes/*.toml"],
     },
     install_requires=[
         "torch", "torchvision", "apache-tvm", "apache-tvm-ffi", "numpy", "onnx", "onnxscript", "onnxruntime",
