@@ -6,6 +6,7 @@ pruned architecture and its family from scratch, time them on boards) is describ
 claim by claim from the numbers the stages produce (:mod:`.claims`).
 """
 
+from devbench.experiment.plan import Plan, Stage, make_plan
 from devbench.experiment.recipe import RECIPES_DIR, Recipe, load_recipe, shipped_recipes
 
-__all__ = ["RECIPES_DIR", "Recipe", "load_recipe", "shipped_recipes"]
+__all__ = ["RECIPES_DIR", "Plan", "Recipe", "Stage", "load_recipe", "make_plan", "shipped_recipes"]

@@ -1,0 +1,128 @@
+"""Plans: every stage a recipe implies, content keys that are stable and change with their inputs."""
+
+from pathlib import Path
+
+import pytest
+
+from devbench.errors import DevbenchError
+from devbench.experiment import plan as plan_module
+from devbench.experiment.plan import make_plan
+from devbench.experiment.recipe import Recipe, load_recipe, shipped_recipes
+
+TINY = """\
+name = "tiny"
+seeds = [0, 1, 2]
+
+[training]
+epochs = 2
+train_subset = 500
+
+[latency]
+targets = ["local", "pi4"]
+backends = ["onnxruntime"]
+rounds = 6
+
+[[network]]
+base = "resnet8"
+prunes = 20
+save_every = 10
+stages = [10, 20]
+reduced = ["bottleneck", "width"]
+family = ["30k"]
+"""
+
+
+def recipe(tmp_path: Path, text: str = TINY) -> Recipe:
+    path = tmp_path / "tiny.toml"
+    path.write_text(text)
+    return load_recipe(path)
+
+
+def expected_counts(r: Recipe) -> dict[str, int]:
+    """The runs a recipe implies, counted from the recipe alone."""
+    seeds = len(r.seeds)
+    counts = dict.fromkeys(("base", "prune", "reduced", "scratch", "family", "latency"), 0)
+    for n in r.network:
+        budgets = len(n.budgets or n.stages)
+        counts["base"] += seeds
+        counts["prune"] += seeds * (1 + len(n.pruning.baselines))
+        counts["reduced"] += seeds * budgets * len(n.reduced)
+        counts["scratch"] += seeds * budgets * n.scratch
+        counts["family"] += seeds * (budgets if n.family is True else len(n.family or ()))
+        counts["latency"] += budgets * len(r.latency.targets)
+    return counts
+
+
+@pytest.mark.parametrize("name", shipped_recipes())
+def test_shipped_recipes_plan_with_the_runs_they_imply(name):
+    r = load_recipe(name)
+    p = make_plan(r, device="cpu", workers=2)
+    assert {k: v for k, v in p.counts().items()} == {k: v for k, v in expected_counts(r).items() if v}
+    assert all(s.seconds > 0 for s in p.stages)
+    text = p.describe()
+    assert f"{sum(p.counts()[k] for k in ('base', 'reduced', 'scratch', 'family'))} training runs" in text
+
+
+def test_tiny_plan_counts_names_and_order(tmp_path):
+    p = make_plan(recipe(tmp_path), device="cpu")
+    assert dict(p.counts()) == {"base": 3, "prune": 3, "reduced": 12, "scratch": 6, "family": 3, "latency": 4}
+    assert p["resnet8/seed1/stage0020/reduced_width"].upstream == ("resnet8/seed1/prune_fisher",)
+    assert p["resnet8/seed2/fam30k/family"].inputs["from"] == {"stage": 20}
+    lat = p["resnet8/stage0010/latency_pi4"]
+    assert lat.inputs["models"] == ["resnet8/seed0/prune_fisher", "resnet8/seed0/stage0010/reduced_bottleneck",
+                                    "resnet8/seed0/stage0010/reduced_width"]
+    seen: set[str] = set()
+    for s in p.stages:  # dependency order: a stage comes after everything it reads
+        assert set(s.upstream) <= seen
+        seen.add(s.name)
+    assert len({s.key for s in p.stages}) == len(p.stages)
+
+
+def keys(p) -> dict[str, str]:
+    return {s.name: s.key for s in p.stages}
+
+
+def test_keys_are_stable_across_calls(tmp_path):
+    assert keys(make_plan(recipe(tmp_path), device="cpu")) == keys(make_plan(recipe(tmp_path), device="cpu"))
+    # the device and throughput change estimates, never what a stage computes
+    assert keys(make_plan(recipe(tmp_path), device="cpu")) == keys(make_plan(recipe(tmp_path), device="cuda"))
+
+
+def test_a_changed_input_changes_exactly_the_stages_downstream(tmp_path):
+    before = keys(make_plan(recipe(tmp_path), device="cpu"))
+    more_rounds = keys(make_plan(recipe(tmp_path, TINY.replace("rounds = 6", "rounds = 8")), device="cpu"))
+    assert {n for n in before if before[n] != more_rounds[n]} == {n for n in before if "latency" in n}
+    longer = keys(make_plan(recipe(tmp_path, TINY.replace("epochs = 2", "epochs = 3")), device="cpu"))
+    assert all(before[n] != longer[n] for n in before)  # every stage trains or reads a trained network
+    one_more_seed = keys(make_plan(recipe(tmp_path, TINY.replace("[0, 1, 2]", "[0, 1, 2, 3]")), device="cpu"))
+    assert all(one_more_seed[n] == k for n, k in before.items())  # seeds already run are kept
+    faster_pruning = TINY + "[network.pruning]\nprune_every = 3\n"
+    changed = keys(make_plan(recipe(tmp_path, faster_pruning), device="cpu"))
+    assert {n for n in before if before[n] != changed[n]} == {n for n in before if not n.endswith("/base")}
+
+
+def test_a_code_change_changes_every_key(tmp_path, monkeypatch):
+    before = keys(make_plan(recipe(tmp_path), device="cpu"))
+    monkeypatch.setattr(plan_module, "code_version", lambda: "another version")
+    after = keys(make_plan(recipe(tmp_path), device="cpu"))
+    assert all(before[n] != after[n] for n in before)
+
+
+def test_estimates_follow_the_documented_model(tmp_path):
+    p = make_plan(recipe(tmp_path), device="cpu", macs_per_s=1e10)
+    base = p["resnet8/seed0/base"]
+    t = base.inputs["training"]
+    images = t["epochs"] * (3 * t["train_images"] + t["test_images"])
+    assert t["train_images"] == 500 and t["test_images"] == 10_000
+    assert base.seconds == pytest.approx(images * base.inputs["estimated_macs"] / 1e10)
+    faster = make_plan(recipe(tmp_path), device="cpu", macs_per_s=2e10)
+    assert faster.seconds == pytest.approx(p.seconds / 2, rel=0.2)  # latency stages do not scale
+    assert p.critical_seconds() < p.seconds
+
+
+def test_a_budget_no_reduced_variant_can_match_is_an_error_before_anything_runs(tmp_path):
+    text = TINY.replace("stages = [10, 20]", "budgets = [60000]").replace('["bottleneck", "width"]', '["depth"]')
+    with pytest.raises(DevbenchError, match="resnet8 at 60000 params: no depth reduction"):
+        make_plan(recipe(tmp_path, text), device="cpu")
+    with pytest.raises(DevbenchError, match="not below"):
+        make_plan(recipe(tmp_path, TINY.replace("stages = [10, 20]", 'budgets = ["1M"]')), device="cpu")
