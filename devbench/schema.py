@@ -24,10 +24,14 @@ _TOML_KEY = re.compile(r"^\s*([A-Za-z0-9_\-.\"' ]+?)\s*=")
 
 
 def field_name(loc: Loc) -> str:
-    """``("ssh", "port")`` -> ``ssh.port``, ``("inner", 0, 2)`` -> ``inner[0][2]``."""
+    """``("ssh", "port")`` -> ``ssh.port``, ``("inner", 0, 2)`` -> ``inner[0][2]``.
+
+    A key with a newline or another unprintable character is quoted (``'\\n'``): the error stays one line.
+    """
     name = ""
     for part in loc:
-        name += f"[{part}]" if isinstance(part, int) else (f".{part}" if name else str(part))
+        key = str(part) if str(part).isprintable() else ascii(str(part))
+        name += f"[{part}]" if isinstance(part, int) else (f".{key}" if name else key)
     return name or "the top level"
 
 
