@@ -56,6 +56,7 @@ from devbench.bench import (
 from devbench.board.protocol import RunRequest
 from devbench.errors import DevbenchError
 from devbench.models import ArchSpec
+from devbench.models.families import get_family
 from devbench.targets import get_target
 from devbench.transports import BoardJob, open_transport
 
@@ -87,7 +88,7 @@ def spec_parts(spec: ArchSpec) -> list[Part]:
     parts = [STEM]
     for s, stage in enumerate(spec.inner):
         parts += [Part(str(s), str(b)) for b in range(len(stage))]
-        if spec.family == "densenet_bc" and s < len(spec.inner) - 1:
+        if get_family(spec.family).concat and s < len(spec.inner) - 1:
             parts.append(Part(str(s), "transition"))
     return [*parts, HEAD]
 

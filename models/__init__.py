@@ -1,13 +1,15 @@
 """Networks as data: ``ArchSpec`` -> ``nn.Module``, exact counts, and a registry of named networks.
 
-Importing this package registers the three families (wrn, resnet, densenet_bc); a new family is one
-new module here plus one line below.
+Importing this package registers the three families (wrn, resnet, densenet_bc): each module calls
+``register_family`` once (:mod:`devbench.models.families`), so a new family is one new module here
+plus its import below.
 """
 
-from devbench.models import densenet, resnet, wrn  # noqa: F401  (registers builders, counters and names)
+from devbench.models import densenet, resnet, wrn  # noqa: F401  (registers the families and their names)
 from devbench.models.build import build_model
 from devbench.models.counts import count_macs, count_params
 from devbench.models.densenet import densenet_bc_spec
+from devbench.models.families import Family, get_family, register_family
 from devbench.models.layers import ChannelGate, PrunableBlock, blocks, gates
 from devbench.models.registry import create_model, get_spec, list_models, load_weights, register_model, resolve
 from devbench.models.resnet import resnet_spec
@@ -17,6 +19,7 @@ from devbench.models.wrn import wrn_spec
 __all__ = [
     "ArchSpec",
     "ChannelGate",
+    "Family",
     "PrunableBlock",
     "blocks",
     "build_model",
@@ -25,9 +28,11 @@ __all__ = [
     "create_model",
     "densenet_bc_spec",
     "gates",
+    "get_family",
     "get_spec",
     "list_models",
     "load_weights",
+    "register_family",
     "register_model",
     "resnet_spec",
     "resolve",

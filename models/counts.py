@@ -1,16 +1,15 @@
 """Exact parameter and MAC counts, computed from the spec alone (no module is built).
 
 MACs are the multiply-accumulates of conv and linear layers (BN, ReLU, pooling and additions are
-not counted), the usual convention of the pruning literature. Each family registers one counter
-that walks its layout with a :class:`Tally`.
+not counted), the usual convention of the pruning literature. Each family's registration
+(:class:`devbench.models.families.Family`) has one counter that walks its layout with a :class:`Tally`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
-from devbench.errors import DevbenchError
+from devbench.models.families import get_family
 from devbench.models.spec import ArchSpec
 
 HW = tuple[int, int]
@@ -42,28 +41,8 @@ def conv_out(hw: HW, stride: int) -> HW:
     return ((hw[0] - 1) // stride + 1, (hw[1] - 1) // stride + 1)
 
 
-Counter = Callable[[ArchSpec], Tally]
-_COUNTERS: dict[str, Counter] = {}
-
-
-def register_counter(family: str) -> Callable[[Counter], Counter]:
-    """Decorator: the counting twin of :func:`devbench.models.build.register_builder`."""
-
-    def deco(fn: Counter) -> Counter:
-        if family in _COUNTERS:
-            raise ValueError(f"a counter for family {family!r} is already registered")
-        _COUNTERS[family] = fn
-        return fn
-
-    return deco
-
-
 def _tally(spec: ArchSpec) -> Tally:
-    try:
-        counter = _COUNTERS[spec.family]
-    except KeyError:
-        raise DevbenchError(f"no counter for family {spec.family!r} (known: {', '.join(_COUNTERS)})") from None
-    return counter(spec)
+    return get_family(spec.family).count(spec)
 
 
 def count_params(spec: ArchSpec) -> int:

@@ -8,6 +8,7 @@ layer's bottleneck, which stays >= 1 (a layer must add its k channels).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import partial
 
 import torch
@@ -15,8 +16,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from devbench.errors import DevbenchError
-from devbench.models.build import register_builder
-from devbench.models.counts import Tally, register_counter
+from devbench.models.counts import Tally
+from devbench.models.families import BOTTLENECK, DEPTH, Family, Reducer, register_family, round_width
 from devbench.models.layers import PrunableBlock, init_weights
 from devbench.models.registry import register_model, scale_inner
 from devbench.models.spec import ArchSpec
@@ -88,12 +89,6 @@ class DenseNetBC(nn.Module):
         return self.fc(torch.flatten(self.pool(F.relu(self.bn(x))), 1))
 
 
-@register_builder(FAMILY)
-def build(spec: ArchSpec) -> nn.Module:
-    return DenseNetBC(spec)
-
-
-@register_counter(FAMILY)
 def count(spec: ArchSpec) -> Tally:
     layer_in, transitions, c = _plan(spec)
     t, (h, w) = Tally(), spec.input_shape[1:]
@@ -111,6 +106,21 @@ def count(spec: ArchSpec) -> Tally:
     t.bn(c)
     t.linear(c, spec.num_classes)
     return t
+
+
+def smaller_growth(base: ArchSpec, mult: float) -> ArchSpec:
+    """DenseNet-BC's width: the growth rate times ``mult``, the stem and bottlenecks in proportion."""
+    growth = round_width(base.growth * mult)
+    ratio = growth / base.growth
+    inner = [[round_width(w * ratio) for w in s] for s in base.inner]
+    return replace(base, inner=tuple(map(tuple, inner)), growth=growth,
+                   stem_channels=round_width(base.stem_channels * ratio), name=f"{base.name}_g{growth}")
+
+
+# a layer must add its growth channels, so its bottleneck keeps at least one
+register_family(Family(FAMILY, build=DenseNetBC, count=count, schedule="densenet", min_inner=1, concat=True,
+                       reductions={"bottleneck": BOTTLENECK, "width": Reducer(smaller_growth, continuous=True),
+                                   "depth": DEPTH}))
 
 
 def densenet_bc_spec(

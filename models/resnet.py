@@ -15,8 +15,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from devbench.errors import DevbenchError
-from devbench.models.build import register_builder
-from devbench.models.counts import Tally, conv_out, register_counter
+from devbench.models.counts import Tally, conv_out
+from devbench.models.families import RESIDUAL_REDUCTIONS, Family, register_family
 from devbench.models.layers import PrunableBlock, init_weights, residual_plan
 from devbench.models.registry import register_model, scale_inner
 from devbench.models.spec import ArchSpec
@@ -71,12 +71,6 @@ class ResNet(nn.Module):
         return self.fc(torch.flatten(self.pool(x), 1))
 
 
-@register_builder(FAMILY)
-def build(spec: ArchSpec) -> nn.Module:
-    return ResNet(spec)
-
-
-@register_counter(FAMILY)
 def count(spec: ArchSpec) -> Tally:
     t, hw = Tally(), spec.input_shape[1:]
     t.conv(spec.input_shape[0], spec.stem_channels, 3, hw)
@@ -95,6 +89,10 @@ def count(spec: ArchSpec) -> Tally:
             hw = out_hw
     t.linear(spec.stage_channels[-1], spec.num_classes)
     return t
+
+
+# ResNet trains with WRN's recipe
+register_family(Family(FAMILY, build=ResNet, count=count, schedule="wrn", reductions=RESIDUAL_REDUCTIONS))
 
 
 def resnet_spec(

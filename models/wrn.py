@@ -14,8 +14,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from devbench.errors import DevbenchError
-from devbench.models.build import register_builder
-from devbench.models.counts import Tally, conv_out, register_counter
+from devbench.models.counts import Tally, conv_out
+from devbench.models.families import RESIDUAL_REDUCTIONS, Family, register_family
 from devbench.models.layers import PrunableBlock, init_weights, residual_plan
 from devbench.models.registry import register_model, scale_inner
 from devbench.models.spec import ArchSpec
@@ -66,12 +66,6 @@ def _check(spec: ArchSpec) -> None:
         raise DevbenchError(f"wrn spec {spec.name!r}: needs 3 stages, got {len(spec.inner)}")
 
 
-@register_builder(FAMILY)
-def build(spec: ArchSpec) -> nn.Module:
-    return WideResNet(spec)
-
-
-@register_counter(FAMILY)
 def count(spec: ArchSpec) -> Tally:
     _check(spec)
     t, hw = Tally(), spec.input_shape[1:]
@@ -92,6 +86,9 @@ def count(spec: ArchSpec) -> Tally:
     t.bn(spec.stage_channels[-1])
     t.linear(spec.stage_channels[-1], spec.num_classes)
     return t
+
+
+register_family(Family(FAMILY, build=WideResNet, count=count, schedule="wrn", reductions=RESIDUAL_REDUCTIONS))
 
 
 def wrn_spec(

@@ -11,13 +11,13 @@ from devbench.training.data import DATASETS, Batches, Dataset, Split, load_datas
 from devbench.training.family import FAMILY_RULES, family, family_member
 from devbench.training.loop import TrainConfig, evaluate, train
 from devbench.training.prune import PruneConfig, PruneEvent, Pruner, prune
-from devbench.training.reduce import REDUCERS, reduce
+from devbench.training.reduce import reduce
 from devbench.training.register import register_network
 from devbench.training.rundir import Run, load_run
 from devbench.training.schedules import SCHEDULES, Schedule, get_schedule, schedule_for
 
 __all__ = [
-    "CRITERIA", "DATASETS", "FAMILY_RULES", "REDUCERS", "SCHEDULES", "Batches", "Criterion", "Dataset", "Fisher",
+    "CRITERIA", "DATASETS", "FAMILY_RULES", "SCHEDULES", "Batches", "Criterion", "Dataset", "Fisher",
     "L1", "PruneConfig", "PruneEvent", "Pruner", "Random", "Run", "Schedule", "Split", "TrainConfig", "compress",
     "evaluate", "family", "family_member", "get_criterion", "get_schedule", "load_dataset", "load_run",
     "normalisation", "prune", "reduce", "register_network", "schedule_for", "train",

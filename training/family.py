@@ -6,8 +6,9 @@ The paper's exact fitting rule is not public; devbench's rule is documented and 
    ``linear`` (default) fits, per stage, a least-squares line of width against block position (so the
    trend pruning found within a stage is kept and per-block noise is dropped); ``profile`` keeps the
    pruned widths as they are.
-2. *scale*: every profile width is multiplied by one factor ``alpha`` and rounded (at least 1 for
-   DenseNet-BC, whose layers cannot vanish; a width rounding to 0 removes a residual block). ``alpha``
+2. *scale*: every profile width is multiplied by one factor ``alpha`` and rounded, at least the
+   family's ``min_inner`` (1 for DenseNet-BC, whose layers cannot vanish; a residual block whose
+   width rounds to 0 is removed). ``alpha``
    is found by bisection so the member's params (or MACs) hit the budget.
 
 A budget below the smallest member (every inner width at its minimum) is a :class:`DevbenchError`.
@@ -20,6 +21,7 @@ from collections.abc import Callable
 
 from devbench.errors import DevbenchError
 from devbench.models import ArchSpec
+from devbench.models.families import get_family
 from devbench.training.reduce import measure
 
 
@@ -41,7 +43,8 @@ FAMILY_RULES: dict[str, Callable[[list[int]], list[float]]] = {
 
 
 def scaled(pruned: ArchSpec, profile: list[list[float]], alpha: float, name: str = "") -> ArchSpec:
-    floor = 1 if pruned.family == "densenet_bc" else 0
+    """The member with profile widths times ``alpha``, none narrower than the family allows."""
+    floor = get_family(pruned.family).min_inner
     inner = [[max(floor, math.floor(alpha * p + 0.5)) for p in stage] for stage in profile]
     return pruned.with_inner(inner, name=name or pruned.name)
 

@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from devbench.errors import DevbenchError
 from devbench.models import ArchSpec, blocks
+from devbench.models.families import get_family
 from devbench.training import rundir
 from devbench.training.compress import compress
 from devbench.training.criteria import Criterion, get_criterion
@@ -52,7 +53,7 @@ class Pruner:
         device = next(model.parameters()).device
         self.masks = [torch.ones(w, device=device) for w in spec.widths]
         # DenseNet-BC layers need a bottleneck of at least one channel; residual blocks may vanish
-        self.min_width = 1 if spec.family == "densenet_bc" else 0
+        self.min_width = get_family(spec.family).min_inner
         self.handles = [b.gate.register_forward_hook(self._hook(i)) for i, b in enumerate(self.blocks) if b.inner]
 
     def _hook(self, index: int):

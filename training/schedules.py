@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import torch
 
 from devbench.errors import DevbenchError
+from devbench.models.families import get_family
 
 
 @dataclass(frozen=True)
@@ -56,10 +57,6 @@ SCHEDULES: dict[str, Schedule] = {
     )
 }
 
-#: the paper's recipe for each family (ResNet trains like WRN)
-FAMILY_SCHEDULE = {"wrn": "wrn", "resnet": "wrn", "densenet_bc": "densenet"}
-
-
 def get_schedule(name: str) -> Schedule:
     if name not in SCHEDULES:
         raise DevbenchError(f"unknown schedule {name!r} (known: {', '.join(sorted(SCHEDULES))})")
@@ -67,5 +64,5 @@ def get_schedule(name: str) -> Schedule:
 
 
 def schedule_for(family: str) -> Schedule:
-    """The default recipe of a model family."""
-    return get_schedule(FAMILY_SCHEDULE.get(family, "wrn"))
+    """The default recipe of a model family, as its registration names it (the paper's, per family)."""
+    return get_schedule(get_family(family).schedule)
