@@ -29,6 +29,7 @@ and backend plus :data:`ROUND_S` per round.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections import Counter
@@ -39,7 +40,7 @@ from typing import Any
 
 from devbench.errors import DevbenchError
 from devbench.experiment.recipe import NetworkSection, Recipe, TrainingSection
-from devbench.models import ArchSpec, count_macs, count_params, get_spec
+from devbench.models import ArchSpec, count_macs, count_params, get_family, get_spec
 from devbench.training.family import format_count
 from devbench.training.reduce import reduce
 
@@ -55,8 +56,10 @@ CODE_PACKAGES = ("devbench.training", "devbench.models")
 TRAINING_KINDS = ("base", "reduced", "scratch", "family")
 
 
+@functools.cache
 def code_version() -> str:
-    """sha256 of the Python sources of :data:`CODE_PACKAGES` (file names and contents, sorted)."""
+    """sha256 of the Python sources of :data:`CODE_PACKAGES` (file names and contents, sorted); read once
+    per process, so one plan never mixes two versions of a file being edited."""
     import importlib
 
     h = hashlib.sha256()
@@ -231,7 +234,7 @@ def _budgets(net: NetworkSection, base: ArchSpec) -> list[tuple[str, dict[str, i
     params = count_params(base)
     if net.budgets is not None:
         return [(f"p{format_count(b)}", {"params": b}, b) for b in net.budgets]
-    floor = 1 if base.family == "densenet_bc" else 0
+    floor = get_family(base.family).min_inner
     prunable = sum(max(0, w - floor) for w in base.widths)
     return [(f"stage{s:04d}", {"stage": s}, int(params * max(0.05, 1 - s / prunable))) for s in net.stages or ()]
 

@@ -24,11 +24,11 @@ from pydantic import BaseModel, Field, ValidationError, field_validator, model_v
 from pydantic_core import PydanticCustomError
 
 from devbench.errors import DevbenchError
+from devbench.models.families import REDUCTIONS
 from devbench.schema import STRICT, one_line, toml_line_of
 
 RECIPES_DIR = Path(__file__).resolve().parent / "recipes"
 METHODS = ("fisher", "l1", "random")
-VARIANTS = ("depth", "width", "bottleneck")
 
 _Positive = Annotated[int, Field(ge=1, le=10**12)]
 _Count = int | str  # 120000 or "120k" / "1.2M", turned into an int by the validators
@@ -150,7 +150,7 @@ class NetworkSection(_Section):
     save_every: _Positive = 10
     budgets: Annotated[list[_Count], Field(min_length=1)] | None = None
     stages: Annotated[list[_Positive], Field(min_length=1)] | None = None
-    reduced: list[Literal[VARIANTS]] = ["bottleneck"]
+    reduced: list[Literal[REDUCTIONS]] = ["bottleneck"]
     #: how far (relative) a reduced network's parameter count may be from the pruned one's; depth is a
     #: discrete knob, so a recipe with depth variants may need more than the default 5%
     tolerance: Annotated[float, Field(gt=0, le=0.5)] = 0.05
@@ -186,7 +186,16 @@ class NetworkSection(_Section):
         return _unique(values, "reduced variants")
 
     @model_validator(mode="after")
-    def _one_kind_of_budget(self) -> NetworkSection:
+    def _consistent(self) -> NetworkSection:
+        """The base's family can be reduced each way asked; exactly one kind of budget; stages that are saved."""
+        from devbench.models import get_family, get_spec
+
+        family = get_family(get_spec(self.base).family)
+        for variant in self.reduced:
+            try:
+                family.reducer(variant)
+            except DevbenchError as e:
+                raise _invalid(str(e)) from None
         if (self.budgets is None) == (self.stages is None):
             raise _invalid("give either budgets (parameter counts) or stages (prune counts), not both or neither")
         for stage in self.stages or ():
