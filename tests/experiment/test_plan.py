@@ -126,3 +126,13 @@ def test_a_budget_no_reduced_variant_can_match_is_an_error_before_anything_runs(
         make_plan(recipe(tmp_path, text), device="cpu")
     with pytest.raises(DevbenchError, match="not below"):
         make_plan(recipe(tmp_path, TINY.replace("stages = [10, 20]", 'budgets = ["1M"]')), device="cpu")
+
+
+def test_a_measured_throughput_feeds_the_estimates(tmp_path):
+    from devbench.experiment.throughput import measure_macs_per_s
+    from devbench.models import get_spec
+
+    rate = measure_macs_per_s(get_spec("resnet8"), batch_size=8, steps=1)
+    assert 1e6 < rate < 1e15
+    p = make_plan(recipe(tmp_path), device="cpu", macs_per_s=rate)
+    assert p.macs_per_s == rate and f"{rate:.2g} MAC/s" in p.describe()
