@@ -17,15 +17,15 @@ version (a hash of the training and model sources). A finished stage stored unde
 recomputed; change an epoch count and exactly the stages downstream of it get new keys.
 
 *Estimated time* (a deliberately simple model, good to a factor of two): a training step costs three
-forward passes (forward, backward for activations and for weights), so a run takes
-``(train images x epochs x 3 + test images x epochs) x MACs / throughput`` seconds, with an assumed
-per-process throughput of :data:`MACS_PER_S` (measured on this project's 2-core CPU with one thread per
-process: ResNet-20 and DenseNet-BC-40 on Fashion-MNIST trained at 1.4-2.2e10 MAC/s; the GPU figure is
-WRN-40-2's 200 CIFAR-10 epochs in about an hour). A pruned network's size before pruning has run is
-estimated from its budget (or, for a prune stage, from the fraction of channels removed), and MACs are
-taken to shrink in proportion to parameters. ``make_plan(macs_per_s=...)`` takes a measured figure instead
-(:func:`devbench.experiment.throughput.measure_macs_per_s`). A latency comparison costs :data:`COMPILE_S` per network
-and backend plus :data:`ROUND_S` per round.
+forward passes (forward, backward for activations and for weights), so a run takes ``(train images x
+epochs x 3 + test images x epochs) x MACs / throughput`` seconds, with an assumed per-process throughput
+of :data:`MACS_PER_S` (measured on this project's 2-core CPU with one thread per process: ResNet-20 and
+DenseNet-BC-40 on Fashion-MNIST trained at 1.4-2.2e10 MAC/s; the GPU figure is an assumption, not a
+measurement: WRN-40-2's 200 CIFAR-10 epochs in about an hour). A pruned network's size before pruning
+has run is estimated from its budget (or, for a prune stage, from the fraction of channels removed), and
+MACs are taken to shrink in proportion to parameters. ``make_plan(macs_per_s=...)`` takes a measured
+figure instead (:func:`devbench.experiment.throughput.measure_macs_per_s`). A latency comparison costs
+:data:`COMPILE_S` per network and backend plus :data:`ROUND_S` per round.
 """
 
 from __future__ import annotations
