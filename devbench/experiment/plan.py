@@ -168,13 +168,14 @@ def _group_what(s: Stage) -> str:
     if s.kind == "latency":
         return f"{len(i['models'])} networks x {', '.join(i['backends'])}, {i['rounds']} rounds"
     t = i["training"]
-    return f"{t['epochs']} epochs x {t['train_images']} images, ~{_short(i['estimated_macs'])} MACs"
+    epochs = f"{t['epochs']} epoch{'s' if t['epochs'] != 1 else ''}"
+    return f"{epochs} x {t['train_images']} images, ~{_short(i['estimated_macs'])} MACs"
 
 
 def format_seconds(s: float) -> str:
     if s < 90:
         return f"{s:.0f} s"
-    if s < 5400:
+    if round(s / 60) < 90:
         return f"{s / 60:.0f} min"
     return f"{s / 3600:.1f} h"
 
