@@ -90,6 +90,9 @@ class Stage:
     seed: int | None = None
     budget: str | None = None
     detail: str = ""  # e.g. the reduced variant, the pruning method or the target
+    #: for the estimate only, never in the key: MACs of the network trained, and its training images
+    macs: float = 0.0
+    train_images: int = 0
 
     @property
     def trains(self) -> bool:
@@ -167,9 +170,8 @@ def _group_what(s: Stage) -> str:
         return f"{i['prunes']} prunes every {i['prune_every']} steps (batch {i['batch_size']})"
     if s.kind == "latency":
         return f"{len(i['models'])} networks x {', '.join(i['backends'])}, {i['rounds']} rounds"
-    t = i["training"]
-    epochs = f"{t['epochs']} epoch{'s' if t['epochs'] != 1 else ''}"
-    return f"{epochs} x {t['train_images']} images, ~{_short(i['estimated_macs'])} MACs"
+    epochs = i["training"]["epochs"]
+    return f"{epochs} epoch{'s' if epochs != 1 else ''} x {s.train_images} images, ~{_short(s.macs)} MACs"
 
 
 def format_seconds(s: float) -> str:
@@ -214,21 +216,20 @@ def _fitted(recipe: Recipe, name: str) -> ArchSpec:
 
 
 def _training(recipe: Recipe, section: TrainingSection, spec: ArchSpec) -> dict[str, Any]:
-    """The training settings with the schedule's defaults filled in, as the key and the estimate see them."""
+    """The training settings with the schedule's defaults filled in (so a preset and its values written
+    out give one key)."""
     from devbench.training.loop import TrainConfig
 
     sched, epochs, batch, lr = TrainConfig(epochs=section.epochs, schedule=section.schedule,
                                            batch_size=section.batch_size, lr=section.lr).resolve(spec)
-    train_n, test_n = DATASET_IMAGES.get(recipe.dataset.name, (50_000, 10_000))
     return {"dataset": recipe.dataset.name, "schedule": sched.name, "epochs": epochs, "batch_size": batch, "lr": lr,
-            "train_subset": section.train_subset, "test_subset": section.test_subset,
-            "train_images": min(section.train_subset or train_n, train_n),
-            "test_images": min(section.test_subset or test_n, test_n)}
+            "train_subset": section.train_subset, "test_subset": section.test_subset}
 
 
-def _train_seconds(training: dict[str, Any], macs: float, rate: float) -> float:
-    images = training["epochs"] * (3 * training["train_images"] + training["test_images"])
-    return images * macs / rate
+def _images(recipe: Recipe, section: TrainingSection) -> tuple[int, int]:
+    """``(train, test)`` images a run sees per epoch, for the estimate."""
+    train_n, test_n = DATASET_IMAGES.get(recipe.dataset.name, (50_000, 10_000))
+    return min(section.train_subset or train_n, train_n), min(section.test_subset or test_n, test_n)
 
 
 def _budgets(net: NetworkSection, base: ArchSpec) -> list[tuple[str, dict[str, int], int]]:
@@ -245,6 +246,7 @@ def _network_stages(recipe: Recipe, net: NetworkSection, version: str, rate: flo
     base = _fitted(recipe, net.base)
     base_params, base_macs = count_params(base), count_macs(base)
     training = _training(recipe, net.training, base)
+    train_images, test_images = _images(recipe, net.training)
     n = net.base
     out: list[Stage] = []
 
@@ -255,6 +257,12 @@ def _network_stages(recipe: Recipe, net: NetworkSection, version: str, rate: flo
         stage = Stage(name, kind, n, content_key(keyed), inputs, tuple(u.name for u in ups), seconds, **where)
         out.append(stage)
         return stage
+
+    def train(name: str, kind: str, inputs: dict[str, Any], upstream: Iterable[Stage], macs: float,
+              **where: Any) -> Stage:
+        """A training run: its estimate is ``epochs x (3 x train + test images) x MACs / rate``."""
+        seconds = training["epochs"] * (3 * train_images + test_images) * macs / rate
+        return add(name, kind, inputs, upstream, seconds, macs=macs, train_images=train_images, **where)
 
     budgets = _budgets(net, base)
     for _, what, est in budgets:
@@ -270,15 +278,14 @@ def _network_stages(recipe: Recipe, net: NetworkSection, version: str, rate: flo
                       "train_subset": p.train_subset, "test_subset": net.training.test_subset,
                       "dataset": recipe.dataset.name}
     prune_images = net.prunes * p.prune_every * prune_settings["batch_size"]
-    evals = -(-net.prunes // net.save_every) * training["test_images"]
+    evals = -(-net.prunes // net.save_every) * test_images
     prune_seconds = (3 * prune_images + evals) * base_macs / rate
 
     first: dict[str, Stage] = {}
     for seed in recipe.seeds:
         s = f"{n}/seed{seed}"
-        trained = add(f"{s}/base", "base", {"spec": base.to_dict(), "training": training, "seed": seed,
-                                            "estimated_macs": base_macs}, (),
-                      _train_seconds(training, base_macs, rate), seed=seed)
+        trained = train(f"{s}/base", "base", {"spec": base.to_dict(), "training": training, "seed": seed}, (),
+                        base_macs, seed=seed)
         pruned = add(f"{s}/prune_{p.method}", "prune", {**prune_settings, "method": p.method, "seed": seed},
                      (trained,), prune_seconds, seed=seed, detail=p.method)
         for method in p.baselines:
@@ -287,22 +294,18 @@ def _network_stages(recipe: Recipe, net: NetworkSection, version: str, rate: flo
         for label, what, est in budgets:
             macs = base_macs * est / base_params
             common = {"budget": what, "training": training, "seed": seed}
-            arms = [add(f"{s}/{label}/reduced_{v}", "reduced",
-                        {**common, "variant": v, "tolerance": net.tolerance, "estimated_macs": variant_macs[label, v]},
-                        (pruned,), _train_seconds(training, variant_macs[label, v], rate), seed=seed, budget=label,
-                        detail=v) for v in net.reduced]
+            arms = [train(f"{s}/{label}/reduced_{v}", "reduced", {**common, "variant": v, "tolerance": net.tolerance},
+                          (pruned,), variant_macs[label, v], seed=seed, budget=label, detail=v) for v in net.reduced]
             if net.scratch:
-                add(f"{s}/{label}/scratch", "scratch", {**common, "estimated_macs": macs}, (pruned,),
-                    _train_seconds(training, macs, rate), seed=seed, budget=label)
+                train(f"{s}/{label}/scratch", "scratch", common, (pruned,), macs, seed=seed, budget=label)
             if seed == recipe.seeds[0]:
                 first[label] = arms
         source = {"params": min(net.budgets)} if net.budgets else {"stage": max(net.stages or ())}
         for label, what, est in family_budgets:
             macs = base_macs * est / base_params
-            stage = add(f"{s}/{label}/family", "family",
-                        {"budget": what, "from": source, "rule": "linear", "training": training, "seed": seed,
-                         "estimated_macs": macs}, (pruned,), _train_seconds(training, macs, rate), seed=seed,
-                        budget=label)
+            stage = train(f"{s}/{label}/family", "family",
+                          {"budget": what, "from": source, "rule": "linear", "training": training, "seed": seed},
+                          (pruned,), macs, seed=seed, budget=label)
             if seed == recipe.seeds[0] and label in first:
                 first[label] = [*first[label], stage]
     first_prune = next(st for st in out if st.kind == "prune")

@@ -43,6 +43,8 @@ def test_reduced_beats_pruned_supported():
     e = judge_reduced(by_seed(0.221, 0.232, 0.226), by_seed(0.201, 0.207, 0.208), "118k params, bottleneck")
     assert e.verdict == SUPPORTED and e.interval.low > 0
     assert "lower by 2.10 points" in e.reason and "3 seeds" in e.reason
+    row = e.as_dict()  # what results.json will hold
+    assert row["verdict"] == SUPPORTED and row["n"] == 3 and row["ci_low"] == e.interval.low and row["counted"]
 
 
 def test_data_that_contradict_the_paper_say_so():
