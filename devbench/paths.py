@@ -1,8 +1,15 @@
-"""Where devbench keeps its files. One root, overridable, so tests and CI stay in a temp dir.
+"""Where devbench keeps its files: the platform's per-user directories, each overridable.
+
+The defaults come from platformdirs, which on Linux follows the XDG base directories: ``~/.cache``,
+``~/.local/share`` and ``~/.config`` unless ``XDG_CACHE_HOME``, ``XDG_DATA_HOME`` or
+``XDG_CONFIG_HOME`` say otherwise (macOS and Windows get their own conventions). A ``DEVBENCH_*``
+variable, when set and not empty, wins (``~`` expanded), so tests and CI stay in a temp dir:
 
 - ``DEVBENCH_CACHE_DIR`` (default ``~/.cache/devbench``): compiled artifacts, tuning databases,
   emulated boards.
 - ``DEVBENCH_DB`` (default ``~/.local/share/devbench/results.sqlite``): the results database.
+- ``DEVBENCH_TARGETS_DIR`` (default ``~/.config/devbench/targets``): the user's target files.
+- ``DEVBENCH_KNOWN_HOSTS`` (default ``~/.config/devbench/known_hosts``): SSH host keys devbench trusted.
 """
 
 from __future__ import annotations
@@ -10,14 +17,35 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from platformdirs import PlatformDirs
+
+# appauthor=False: no vendor folder on Windows. Its properties read the environment on every access.
+_DIRS = PlatformDirs("devbench", appauthor=False)
+
+
+def _override(variable: str, default: Path) -> Path:
+    """``$variable`` when set and not empty (an empty one would otherwise mean the current directory)."""
+    value = os.environ.get(variable)
+    return Path(value).expanduser() if value else default
+
 
 def cache_dir(*parts: str) -> Path:
-    root = Path(os.environ.get("DEVBENCH_CACHE_DIR", Path.home() / ".cache" / "devbench")).expanduser()
-    path = root.joinpath(*parts)
+    """``parts`` under the cache directory, created if missing."""
+    path = _override("DEVBENCH_CACHE_DIR", _DIRS.user_cache_path).joinpath(*parts)
     path.mkdir(parents=True, exist_ok=True)
     return path
 
 
 def default_db_path() -> Path:
-    default = Path.home() / ".local" / "share" / "devbench" / "results.sqlite"
-    return Path(os.environ.get("DEVBENCH_DB", default)).expanduser()
+    """The results database used when ``--db`` is not given."""
+    return _override("DEVBENCH_DB", _DIRS.user_data_path / "results.sqlite")
+
+
+def user_targets_dir() -> Path:
+    """The folder of the user's own target files (``devbench board add`` writes there)."""
+    return _override("DEVBENCH_TARGETS_DIR", _DIRS.user_config_path / "targets")
+
+
+def known_hosts_path() -> Path:
+    """devbench's own SSH known_hosts file, beside the user's ``~/.ssh/known_hosts``."""
+    return _override("DEVBENCH_KNOWN_HOSTS", _DIRS.user_config_path / "known_hosts")

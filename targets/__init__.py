@@ -21,6 +21,7 @@ from typing_extensions import TypedDict  # pydantic needs this one before Python
 
 from devbench.backends import cpu_backends
 from devbench.errors import DevbenchError
+from devbench.paths import cache_dir, user_targets_dir
 from devbench.schema import STRICT, Loc, one_line, toml_line_of
 
 BUILTIN_DIR = Path(__file__).resolve().parent
@@ -180,8 +181,6 @@ def detect_host_cpu() -> str | None:
     Asking LLVM means importing TVM (seconds); the answer is remembered in the cache directory,
     keyed by the kernel's CPU description, so a cached ``devbench run`` starts fast.
     """
-    from devbench.paths import cache_dir
-
     key = hashlib.sha256((_cpuinfo_field("model name") + " ".join(sorted(_cpu_flags()))).encode()).hexdigest()[:16]
     memo = cache_dir() / f"host-cpu-{key}.txt"
     if memo.exists():
@@ -291,10 +290,6 @@ def load_target_file(path: str | Path) -> list[Target]:
         found = f" (found {', '.join(beside)} outside them; write [target.{beside[0]}])" if beside else ""
         raise DevbenchError(f"{path}: a file of several targets writes each as a [[target]] table{found}")
     return [target_from_dict(t, str(path), line_of, ("target", i)) for i, t in enumerate(tables)]
-
-
-def user_targets_dir() -> Path:
-    return Path(os.environ.get("DEVBENCH_TARGETS_DIR", Path.home() / ".config" / "devbench" / "targets"))
 
 
 def all_targets(extra_files: list[str | Path] = ()) -> dict[str, Target]:

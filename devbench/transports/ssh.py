@@ -32,6 +32,7 @@ import paramiko
 
 from devbench.boards.paths import expand_path
 from devbench.errors import DevbenchError
+from devbench.paths import known_hosts_path
 from devbench.targets import SSHConfig, Target
 from devbench.transports.base import BOARD_FILES, BoardJob
 
@@ -55,10 +56,6 @@ class _QuietUnlessDebugging(logging.Filter):
 
 for _name in ("paramiko", "paramiko.transport", "paramiko.transport.sftp"):
     logging.getLogger(_name).addFilter(_QuietUnlessDebugging())
-
-
-def devbench_known_hosts() -> Path:
-    return Path(os.environ.get("DEVBENCH_KNOWN_HOSTS") or Path.home() / ".config" / "devbench" / "known_hosts")
 
 
 class ConnectionLost(Exception):
@@ -148,8 +145,8 @@ class SSHTransport:
     # ------------------------------------------------------------------ connection
     def _known_hosts_files(self) -> tuple[list[Path], Path]:
         """Files to read, and the one a newly trusted key goes to."""
-        own = Path(expand_path(self.ssh.known_hosts)) if self.ssh.known_hosts else devbench_known_hosts()
-        files = [Path.home() / ".ssh" / "known_hosts", devbench_known_hosts(), own]
+        own = Path(expand_path(self.ssh.known_hosts)) if self.ssh.known_hosts else known_hosts_path()
+        files = [Path.home() / ".ssh" / "known_hosts", known_hosts_path(), own]
         return [f for f in dict.fromkeys(files) if f.exists()], own
 
     def _password(self) -> str | None:
