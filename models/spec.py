@@ -127,10 +127,6 @@ class ArchSpec:
         """Inner widths flattened in block order (the order of the model's channel gates)."""
         return [w for stage in self.inner for w in stage]
 
-    @property
-    def depth_blocks(self) -> int:
-        return sum(len(s) for s in self.inner)
-
     def with_inner(self, inner: list[list[int]] | tuple[tuple[int, ...], ...], name: str = "") -> ArchSpec:
         """The same architecture with other inner widths (a pruned or scaled variant)."""
         return replace(self, inner=tuple(tuple(s) for s in inner), name=name or self.name)

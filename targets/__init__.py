@@ -86,10 +86,6 @@ class Target:
     measure: dict[str, float] = field(default_factory=dict, compare=False, hash=False)
     source: str = ""
 
-    @property
-    def is_remote(self) -> bool:
-        return self.transport != "local"
-
     def tvm_target_dict(self) -> dict[str, Any]:
         """The target in the JSON-dict form TVM 0.27 wants, with ``mcpu = "auto"`` resolved."""
         d = dict(self.tvm_target)
