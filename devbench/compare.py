@@ -43,11 +43,6 @@ class Comparison:
         return asdict(self)
 
 
-def _error_of(row: ResultRow) -> float | None:
-    """The deployed artifact's measured error when there is one, else the error training recorded."""
-    return row.top1_error if row.top1_error is not None else row.trained_error
-
-
 def comparisons(rows: Sequence[ResultRow], baseline: str) -> list[Comparison]:
     """Pair every model's row with the baseline's row of the same target and backend."""
     by_key = {(r.model, r.target, r.backend): r for r in rows}
@@ -60,8 +55,8 @@ def comparisons(rows: Sequence[ResultRow], baseline: str) -> list[Comparison]:
             continue
         failed = [x for x in (r, base) if x.status != "ok"]
         common = dict(model=r.model, baseline=baseline, target=r.target, backend=r.backend, median_ms=r.median_ms,
-                      baseline_median_ms=base.median_ms, params=r.params, macs=r.macs, test_error=_error_of(r),
-                      baseline_test_error=_error_of(base), emulated=r.emulated)
+                      baseline_median_ms=base.median_ms, params=r.params, macs=r.macs, test_error=r.test_error,
+                      baseline_test_error=base.test_error, emulated=r.emulated)
         if failed:
             why = "; ".join(f"{x.model}: {x.error or 'output check failed'}" for x in failed)
             out.append(Comparison(ratio=None, ratio_ci_low=None, ratio_ci_high=None, rounds=0, verdict="error",

@@ -53,11 +53,6 @@ _SPOTS = [(dx * k, dy * k, ha, va) for k in (1.0, 2.5) for dx, dy, ha, va in (
     (0, 6, "center", "bottom"), (0, -6, "center", "top"), (6, 0, "left", "center"), (-6, 0, "right", "center"))]
 
 
-def error_of(row: ResultRow) -> float | None:
-    """The row's top-1 error: measured on the board when it was, else what training recorded."""
-    return row.top1_error if row.top1_error is not None else row.trained_error
-
-
 def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
     """Indices of the (latency, error) points that no other point beats, fastest first: each has a
     lower error than every faster point, so it is the best error at its latency budget."""
@@ -344,7 +339,7 @@ def plot_latency(rows: Sequence[ResultRow], out: str | Path | None = None, x: st
 
 
 def _with_error(rows: Sequence[ResultRow]) -> list[ResultRow]:
-    good = [r for r in rows if error_of(r) is not None]
+    good = [r for r in rows if r.test_error is not None]
     if not good:
         raise DevbenchError("no error to plot: no row has a top-1 error (measure with --accuracy, or "
                             "run networks whose training recorded one)")
@@ -373,7 +368,7 @@ def plot_error_vs_size(rows: Sequence[ResultRow], out: str | Path | None = None,
         chosen[r.model] = r
     good = list(chosen.values())
     kind = _Kind(title=f"Top-1 error vs {'parameters' if x == 'params' else 'MACs'} ({_error_source(good)})",
-                 xlabel=X_LABELS[x], ylabel="top-1 error (%)", xy=lambda r: (_size(r, x), 100 * error_of(r)),
+                 xlabel=X_LABELS[x], ylabel="top-1 error (%)", xy=lambda r: (_size(r, x), 100 * r.test_error),
                  hollow_unstable=False)
     return _figure(good, kind, by_panel=False, out=out, ax=ax, measured=measured)
 
@@ -384,7 +379,7 @@ def plot_error_vs_latency(rows: Sequence[ResultRow], out: str | Path | None = No
     budget), one panel per (target, backend): which arm buys the most accuracy per millisecond."""
     good = _with_error(plottable(rows, None))
     kind = _Kind(title=f"Top-1 error vs median latency ({_error_source(good)})", xlabel="median latency (ms)",
-                 ylabel="top-1 error (%)", xy=lambda r: (r.median_ms, 100 * error_of(r)), pareto=True)
+                 ylabel="top-1 error (%)", xy=lambda r: (r.median_ms, 100 * r.test_error), pareto=True)
     return _figure(good, kind, by_panel=True, out=out, ax=ax)
 
 
@@ -396,7 +391,7 @@ def write_figures(rows: Sequence[ResultRow], out: str | Path, x: str = "params")
     good = plottable(rows, x)
     plot_latency(good, path, x)
     written = [path]
-    if any(error_of(r) is not None for r in good):
+    if any(r.test_error is not None for r in good):
         for name, plot in ((f"error-vs-{x}", lambda p: plot_error_vs_size(good, p, x)),
                            ("error-vs-latency", lambda p: plot_error_vs_latency(good, p))):
             extra = path.with_name(f"{path.stem}-{name}{path.suffix}")

@@ -56,7 +56,7 @@ TABLE_COLUMNS: list[tuple[str, Any]] = [
     ("p90_ms", lambda r: r.p90_ms),
     ("max_abs_err", lambda r: r.max_abs_err),
     ("check", lambda r: r.output_check),
-    ("top1_err", lambda r: r.top1_error if r.top1_error is not None else r.trained_error),
+    ("top1_err", lambda r: r.test_error),
     ("params", lambda r: r.params),
     ("macs_M", lambda r: None if r.macs is None else round(r.macs / 1e6, 3)),
     ("load_s", lambda r: r.load_s),

@@ -81,6 +81,11 @@ class ResultRow:
     meta: dict[str, Any] = field(default_factory=dict)
 
     @property
+    def test_error(self) -> float | None:
+        """The deployed artifact's measured error when there is one, else the error training recorded."""
+        return self.top1_error if self.top1_error is not None else self.trained_error
+
+    @property
     def config(self) -> tuple[str, str, str, int, int]:
         """What a report shows once: the newest good row per (model, target, backend, batch, threads)."""
         return (self.model, self.target, self.backend, self.batch, self.threads)
