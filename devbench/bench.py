@@ -14,14 +14,12 @@ import json
 import math
 import os
 import random
-import signal
 import sys
 import tempfile
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -30,6 +28,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from devbench import interrupts
 from devbench.backends import BACKENDS, Artifact, CompileRequest
 from devbench.board.protocol import RunRequest
 from devbench.cache import compile_cached, weights_digest
@@ -299,9 +298,9 @@ def run_jobs(
             store.add(row)
             rows.append(row)
 
-    with _watch_interrupts() as interrupted:
+    with interrupts.watch():
         try:
-            _measure_all(jobs, record, progress, trust_new_host, interrupted)
+            _measure_all(jobs, record, progress, trust_new_host)
         except KeyboardInterrupt:
             raise Interrupted(rows) from None
     return rows
@@ -313,27 +312,6 @@ class Interrupted(KeyboardInterrupt):
     def __init__(self, rows: list[ResultRow]) -> None:
         super().__init__("interrupted")
         self.rows = rows
-
-
-@contextmanager
-def _watch_interrupts() -> Iterator[threading.Event]:
-    """SIGINT and SIGTERM raise KeyboardInterrupt and set the event. TVM's compiler turns an
-    interrupt inside it into a RuntimeError; the event tells that apart from a compiler crash."""
-    flag = threading.Event()
-    if threading.current_thread() is not threading.main_thread():
-        yield flag
-        return
-
-    def handler(signum: int, frame: object) -> None:
-        flag.set()
-        raise KeyboardInterrupt
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield flag
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
 
 
 def open_boards(targets: list[Target], trust_new_host: bool) -> dict[str, Transport]:
@@ -360,27 +338,27 @@ def open_boards(targets: list[Target], trust_new_host: bool) -> dict[str, Transp
     return opened
 
 
-def _measure_all(jobs: list[Job], record: Callable[[ResultRow], None], progress: bool, trust_new_host: bool,
-                 interrupted: threading.Event) -> None:
+def _measure_all(jobs: list[Job], record: Callable[[ResultRow], None], progress: bool, trust_new_host: bool) -> None:
     targets = {j.target.name: j.target for j in jobs}
     transports = open_boards(list(targets.values()), trust_new_host)
     try:
-        _compile_and_measure(jobs, transports, record, progress, interrupted)
+        _compile_and_measure(jobs, transports, record, progress)
     finally:
         for transport in transports.values():
             transport.close()
 
 
 def _compile_and_measure(jobs: list[Job], transports: dict[str, Transport], record: Callable[[ResultRow], None],
-                         progress: bool, interrupted: threading.Event) -> None:
+                         progress: bool) -> None:
     compiled: dict[str, Artifact] = {}
     for job in tqdm(jobs, desc="compile", unit="job", disable=not progress or not jobs, file=sys.stderr):
         try:
-            compiled[job.job_id] = compile_job(job)
+            with interrupts.native_section():
+                compiled[job.job_id] = compile_job(job)
         except DevbenchError as e:
             record(_error_row(job, f"compile: {e}"))
         except Exception as e:  # a compiler crash on one network must not lose the others
-            if interrupted.is_set():
+            if interrupts.requested():  # not a crash: Ctrl-C inside the compiler
                 raise KeyboardInterrupt from None
             record(_error_row(job, f"compile: {_describe(e)}"))
 

@@ -66,6 +66,10 @@ def import_network(module: torch.nn.Module, example: torch.Tensor) -> tuple[Any,
     try:
         return _from_torch_export(module, example), "torch.export"
     except Exception as e:  # any exporter/importer failure: try the other road before giving up
+        from devbench import interrupts  # host side only: this module's top level is also the board's
+
+        if interrupts.requested():  # Ctrl-C inside TVM arrives as a RuntimeError: not a failure to route around
+            raise KeyboardInterrupt from None
         print(f"devbench: torch.export import failed ({type(e).__name__}: {e}); falling back to ONNX",
               file=sys.stderr)
     return _from_onnx(module, example), "onnx"

@@ -132,7 +132,8 @@ def test_accuracy_of_a_network_with_random_weights_is_one_line_before_any_work(t
 
 
 @pytest.mark.slow
-def test_ctrl_c_during_a_tvm_compile_stops_with_130_and_stores_nothing(tmp_path: Path) -> None:
+@pytest.mark.parametrize("cpu_s", [6.0, 10.0, 14.0])  # torch.export, the Relax import, TVM's build
+def test_ctrl_c_during_a_tvm_compile_stops_with_130_and_stores_nothing(cpu_s: float, tmp_path: Path) -> None:
     """TVM turns an interrupt inside its compiler into a RuntimeError: it must not become an error
     row while the run goes on."""
     env = {**os.environ, "DEVBENCH_DB": str(tmp_path / "r.sqlite"), "DEVBENCH_CACHE_DIR": str(tmp_path / "cache")}
@@ -140,7 +141,7 @@ def test_ctrl_c_during_a_tvm_compile_stops_with_130_and_stores_nothing(tmp_path:
                              "tvm", "--format", "json"], cwd=REPO, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     cpu = psutil.Process(proc.pid)
-    while cpu.cpu_times().user < 8.0:  # imports take a few CPU seconds; then TVM compiles for longer
+    while cpu.cpu_times().user < cpu_s:  # imports take a few CPU seconds; then TVM compiles for longer
         assert proc.poll() is None, proc.communicate()
         time.sleep(0.2)
     os.kill(proc.pid, signal.SIGINT)
@@ -148,7 +149,9 @@ def test_ctrl_c_during_a_tvm_compile_stops_with_130_and_stores_nothing(tmp_path:
     out, err = proc.communicate(timeout=30)
     assert time.monotonic() - t0 < 2.0
     assert proc.returncode == 130, err
-    assert json.loads(out) == [] and "Traceback" not in err
+    # [] when the compiler returned to Python in time; nothing when the watchdog had to end the
+    # process from inside native code (nothing was measured either way)
+    assert out.strip() in ("", "[]") and "Traceback" not in err and "interrupted" in err
     store = ResultStore(tmp_path / "r.sqlite")
     try:
         assert store.rows(latest_only=False) == []
