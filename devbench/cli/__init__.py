@@ -110,7 +110,7 @@ def configure_output(verbose: int, quiet: int) -> None:
     handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
     logging.basicConfig(level=max(logging.DEBUG, logging.ERROR - 10 * verbose), handlers=[handler], force=True)
     logging.getLogger("devbench").setLevel(logging.WARNING if quiet else min(logging.INFO, 40 - 10 * verbose))
-    if quiet:
+    if quiet:  # for progress bars made after this point (verbs also pass progress=False down)
         os.environ["TQDM_DISABLE"] = "1"
 
 

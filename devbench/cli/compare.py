@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         result, rows = compare(args.model, args.target, args.backend, settings_from(args), store,
                                targets_files=args.targets_file, threads=args.threads,
-                               trust_new_host=args.trust_new_host)
+                               trust_new_host=args.trust_new_host, progress=not args.quiet)
     except Interrupted as e:  # no comparison from half the rounds: say what finished
         print(render(e.rows, args.format))
         return exit_code(e.rows, interrupted=True)

@@ -91,7 +91,7 @@ def run_and_print(args: argparse.Namespace, models: list[str], targets: list[str
     try:
         rows = run_matrix(models, targets, backends, settings_from(args), store, targets_files=args.targets_file,
                           threads=args.threads, resume=getattr(args, "resume", False),
-                          trust_new_host=args.trust_new_host)
+                          trust_new_host=args.trust_new_host, progress=not args.quiet)
     except Interrupted as e:  # print what finished; the rest is for --resume
         rows, interrupted = e.rows, True
     finally:
