@@ -12,7 +12,7 @@ the round shared (a busy minute slows both).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats as sstats
@@ -68,14 +68,6 @@ class Summary:
     #: coefficient of variation of the round medians (0 with one round)
     between_round_cv: float
     round_medians_ms: tuple[float, ...]
-
-    @property
-    def cv(self) -> float:
-        """Coefficient of variation of all samples (std / mean)."""
-        return self.std_ms / self.mean_ms if self.mean_ms else 0.0
-
-    def as_dict(self) -> dict[str, object]:
-        return asdict(self)
 
 
 def check_samples(samples_ms: Sequence[float]) -> np.ndarray:

@@ -108,9 +108,6 @@ class RunRequest:
                                 default=getattr(defaults, f.name), **extra)
         return cls(**vars(parser.parse_args(argv)))
 
-    def files(self) -> list[str]:
-        """The run-directory files this request reads."""
-        return [name for name in (self.artifact, self.input, self.labels) if name]
 
 
 def timing_loop(run: Callable[[], object], timed: TimedLoop | None, request: RunRequest) -> list[float]:
