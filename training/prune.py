@@ -9,6 +9,7 @@ smaller networks. The ordered prune history is kept alongside.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -29,6 +30,7 @@ from devbench.training.loop import evaluate, setup_device, sgd_step
 from devbench.training.schedules import schedule_for
 
 HISTORY_JSON = "prune_history.json"
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -185,5 +187,5 @@ def _save_stage(work: Path, pruner: Pruner, test: Batches, base: ArchSpec, prune
     metrics = {"prunes": prunes, "step": step, "test_error": test_err, "test_loss": test_loss,
                "test_subset": settings["test_subset"], "dataset": settings["dataset"], "method": settings["method"]}
     rundir.write_network(stage, small_spec, small, metrics)
-    tqdm.write(f"stage {prunes} prunes: {rundir.size_metrics(small_spec)['params']} params, test error {test_err:.4f}")
+    log.info("stage %d prunes: %d params, test error %.4f", prunes, rundir.size_metrics(small_spec)["params"], test_err)
     return {"stage": stage.name, **rundir.size_metrics(small_spec), **metrics}

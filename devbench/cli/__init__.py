@@ -29,6 +29,7 @@ VERBS = {
     "tune": "tune",
     "run": "run",
     "compare": "compare",
+    "experiment": "experiment",
     "profile": "profile",
     "report": "report",
     "plot": "plot",

@@ -301,22 +301,25 @@ def _network_stages(recipe: Recipe, net: NetworkSection, version: str, rate: flo
             if seed == recipe.seeds[0]:
                 first[label] = arms
         source = {"params": min(net.budgets)} if net.budgets else {"stage": max(net.stages or ())}
+        # a member at a compared budget is sized to the pruned network there, one elsewhere to the count
+        size = "pruned" if net.family is True else "budget"
         for label, what, est in family_budgets:
             macs = base_macs * est / base_params
             stage = train(f"{s}/{label}/family", "family",
-                          {"budget": what, "from": source, "rule": "linear", "training": training, "seed": seed},
+                          {"budget": what, "size": size, "from": source, "rule": "linear", "training": training,
+                           "seed": seed},
                           (pruned,), macs, seed=seed, budget=label)
             if seed == recipe.seeds[0] and label in first:
                 first[label] = [*first[label], stage]
     first_prune = next(st for st in out if st.kind == "prune")
     lat = recipe.latency
-    for label, _, _ in budgets:
+    for label, what, _ in budgets:
         models = [first_prune, *first[label]]
         for target in lat.targets:
             add(f"{n}/{label}/latency_{target}", "latency",
-                {"budget": label, "models": [m.name for m in models], "target": target, "backends": lat.backends,
-                 "rounds": lat.rounds}, models, len(models) * len(lat.backends) * (COMPILE_S + ROUND_S * lat.rounds),
-                budget=label, detail=target)
+                {"budget": label, "what": what, "models": [m.name for m in models], "target": target,
+                 "backends": lat.backends, "rounds": lat.rounds}, models,
+                len(models) * len(lat.backends) * (COMPILE_S + ROUND_S * lat.rounds), budget=label, detail=target)
     return out
 
 

@@ -1,0 +1,353 @@
+"""Running a plan: every stage's work stored under its content key, training on a dask.distributed cluster.
+
+A stage writes into ``DIR/stages/<name>-<key[:12]>``: a training stage is a run directory
+(``spec.json``, ``weights.pt``, ``metrics.json``; ``devbench run --model`` takes it), a pruning stage a
+folder of ``stage_NNNN`` run directories, a latency stage the timings of its networks. A stage's
+folder appears by an atomic rename when its work is complete, so *a folder that exists is done*:
+a rerun after Ctrl-C, a crash or a change of recipe recomputes exactly the stages whose folder is
+missing (an interrupted training run continues from its last epoch's checkpoint).
+
+Training and pruning stages are independent runs, so they go to an existing engine rather than a
+scheduler of our own: a dask.distributed ``LocalCluster`` sized to the machine (one single-threaded
+worker process per core on a CPU: two one-thread runs on two cores beat two two-thread runs one
+after another), or the scheduler of any dask cluster (``--scheduler tcp://host:8786``; on Slurm,
+dask-jobqueue starts one) whose workers see ``DIR``. Each stage is a task whose arguments are the
+futures of the stages it reads, so dask runs it as soon as they are done. Latency stages run last, in
+this process, once the workers are gone: a timing taken beside a training run would be unstable.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import logging
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from devbench.errors import DevbenchError
+from devbench.experiment.plan import Plan, Stage, format_seconds
+from devbench.experiment.recipe import Recipe
+
+log = logging.getLogger(__name__)
+STAGES = "stages"
+#: the timed networks under readable names (``<base>_<arm>_<budget>.json`` + ``.pt``): results.db's rows name them
+NETWORKS = "networks"
+#: what a finished stage records about itself, beside its output
+STAGE_JSON = "stage.json"
+TIMINGS_JSON = "timings.json"
+
+
+def stage_dir(out: Path, stage: Stage) -> Path:
+    """Where ``stage``'s output lives: its name (``/`` as ``.``) and the start of its content key."""
+    return out / STAGES / f"{stage.name.replace('/', '.')}-{stage.key[:12]}"
+
+
+def is_done(out: Path, stage: Stage) -> bool:
+    return stage_dir(out, stage).is_dir()
+
+
+def select(plan: Plan, only: Sequence[str] = ()) -> list[Stage]:
+    """The stages to run: those whose name matches a pattern of ``only`` (a glob, or a prefix up to a
+    ``/``: ``resnet20`` or ``resnet20/seed0``) and every stage they read; all of them without ``only``."""
+    if not only:
+        return list(plan.stages)
+    wanted: set[str] = set()
+    for pattern in only:
+        hits = [s.name for s in plan.stages
+                if fnmatch.fnmatchcase(s.name, pattern) or s.name.startswith(pattern.rstrip("/") + "/")]
+        if not hits:
+            raise DevbenchError(f"--only {pattern!r} matches no stage (stages look like "
+                                f"{plan.stages[0].name}; --dry-run lists them)")
+        wanted.update(hits)
+    todo = list(wanted)
+    while todo:
+        for up in plan[todo.pop()].upstream:
+            if up not in wanted:
+                wanted.add(up)
+                todo.append(up)
+    return [s for s in plan.stages if s.name in wanted]
+
+
+# --- one stage's work (runs in a worker process) ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Picked:
+    """The pruned network a budget names: its saved stage directory and metrics."""
+
+    path: Path
+    params: int
+    macs: int
+    test_error: float
+
+
+def pick_pruned(prune_dir: Path, what: dict[str, int]) -> Picked:
+    """The saved prune stage for a budget: ``{"stage": S}`` is the network after ``S`` prunes,
+    ``{"params": B}`` the first saved one with at most ``B`` parameters."""
+    stages = json.loads((prune_dir / "metrics.json").read_text())["stages"]
+    if "stage" in what:
+        chosen = next((s for s in stages if s["prunes"] == what["stage"]), None)
+    else:
+        chosen = next((s for s in stages if s["params"] <= what["params"]), None)
+    if chosen is None:
+        smallest = min(s["params"] for s in stages)
+        raise DevbenchError(f"{prune_dir}: no saved prune stage reaches {what} (the smallest has {smallest} "
+                            "params): prune more (raise prunes) or choose a larger budget")
+    return Picked(prune_dir / chosen["stage"], chosen["params"], chosen["macs"], chosen["test_error"])
+
+
+def execute(stage: Stage, recipe: Recipe, out: str, threads: int, *upstream: str) -> str:
+    """Do one training or pruning stage (the dask task); ``upstream`` are the folders of the stages it
+    reads, in ``stage.upstream`` order. Returns the stage's folder."""
+    import torch
+
+    from devbench.training import PruneConfig, TrainConfig, load_dataset, load_run, prune, train
+
+    torch.set_num_threads(threads)
+    final = stage_dir(Path(out), stage)
+    if final.is_dir():  # another run of the experiment finished it meanwhile
+        return str(final)
+    start = time.perf_counter()
+    ds = recipe.dataset
+    dataset = load_dataset(ds.name, ds.data_dir, ds.download)
+    inputs = stage.inputs
+    if stage.kind == "prune":
+        p = inputs
+        config = PruneConfig(method=p["method"], prune_every=p["prune_every"], prunes=p["prunes"],
+                             save_every=p["save_every"], lr=p["lr"], batch_size=p["batch_size"],
+                             train_subset=p["train_subset"], test_subset=p["test_subset"], seed=p["seed"])
+        prune(load_run(upstream[0]), dataset, final, config, progress=False)
+    else:
+        t = inputs["training"]
+        config = TrainConfig(epochs=t["epochs"], schedule=t["schedule"], batch_size=t["batch_size"], lr=t["lr"],
+                             train_subset=t["train_subset"], test_subset=t["test_subset"], seed=inputs["seed"])
+        train(_spec_to_train(stage, *map(Path, upstream)), dataset, final, config, resume=True, progress=False)
+    _record(final, stage, time.perf_counter() - start)  # informative only: the folder's existence is what counts
+    return str(final)
+
+
+def _spec_to_train(stage: Stage, *upstream: Path) -> Any:
+    """The architecture a training stage trains: the base, a reduction or family member sized to the
+    pruned network of its budget, or the pruned architecture itself (from scratch)."""
+    from devbench.models import ArchSpec
+    from devbench.training.family import family_member
+    from devbench.training.reduce import base_of, reduce
+
+    i = stage.inputs
+    if stage.kind == "base":
+        return ArchSpec.from_dict(i["spec"])
+    pruned = pick_pruned(upstream[0], i["budget"]) if stage.kind != "family" or i["size"] == "pruned" else None
+    name = stage.name.split("/")[0] + "_" + (stage.detail and f"{stage.kind}_{stage.detail}" or stage.kind)
+    if stage.kind == "reduced":
+        assert pruned is not None
+        pruned_spec = ArchSpec.load(pruned.path / "spec.json")
+        return reduce(base_of(pruned_spec), pruned.params, by=i["variant"], tolerance=i["tolerance"], name=name)
+    if stage.kind == "scratch":
+        assert pruned is not None
+        spec = ArchSpec.load(pruned.path / "spec.json")
+        return ArchSpec.from_dict({**spec.to_dict(), "name": name, "meta": {**spec.meta, "scratch_of": spec.name}})
+    source = ArchSpec.load(pick_pruned(upstream[0], i["from"]).path / "spec.json")
+    params = pruned.params if pruned is not None else i["budget"]["params"]
+    return family_member(source, params, rule=i["rule"], name=name)
+
+
+def _record(folder: Path, stage: Stage, seconds: float) -> None:
+    from devbench.training.rundir import write_json
+
+    write_json(folder / STAGE_JSON, {"name": stage.name, "kind": stage.kind, "key": stage.key, "inputs": stage.inputs,
+                                     "upstream": list(stage.upstream), "seconds": round(seconds, 3),
+                                     "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+
+
+# --- latency stages (this process, after training) ---------------------------------------------------
+
+
+def measure_latency(plan: Plan, stage: Stage, out: Path, progress: bool = True) -> Path:
+    """Time the first seed's pruned network at a budget against its reduced variants and family
+    member in ``devbench compare``'s interleaved rounds; the rows go to ``DIR/results.db`` too."""
+    from devbench.bench import MeasureSettings
+    from devbench.compare import compare
+    from devbench.experiment.tables import LatencyRow
+    from devbench.models import get_spec
+    from devbench.results import ResultStore
+    from devbench.training.register import register_network
+
+    final = stage_dir(out, stage)
+    work = final.with_name(final.name + ".work")
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    networks = out / NETWORKS
+    start = time.perf_counter()
+    i = stage.inputs
+    net = stage.network
+    names: list[str] = []
+    arms: list[str] = []
+    for model_stage in (plan[m] for m in i["models"]):
+        folder = stage_dir(out, model_stage)
+        if model_stage.kind == "prune":
+            folder, arm = pick_pruned(folder, i["what"]).path, "pruned"
+        else:
+            arm = f"{model_stage.kind}_{model_stage.detail}" if model_stage.kind == "reduced" else model_stage.kind
+        name = f"{net}_{arm}_{i['budget']}"
+        register_network(folder, name, to=networks, force=True)
+        names.append(str(networks / f"{name}.json"))
+        arms.append(arm)
+    store = ResultStore(out / "results.db")
+    try:
+        comparisons, rows = compare(names, [i["target"]], i["backends"], MeasureSettings(rounds=i["rounds"]), store,
+                                    progress=progress)
+    finally:
+        store.close()
+    by_model = {(c.model, c.backend): c for c in comparisons}
+    short = {n: Path(n).stem for n in names}
+
+    def why(text: str) -> str:  # the rows name each network by its file; a report names it by its name
+        for n, name in short.items():
+            text = text.replace(n, name)
+        return text
+
+    family = get_spec(names[0]).family
+    timings = []
+    for r in rows:
+        c = by_model.get((r.model, r.backend))
+        timings.append(LatencyRow(
+            network=net, family=family, budget=i["budget"], arm=arms[names.index(r.model)], model=Path(r.model).stem,
+            target=r.target,
+            backend=r.backend, emulated=r.emulated, params=r.params, median_ms=r.median_ms,
+            ci95_low_ms=r.ci95_low_ms, ci95_high_ms=r.ci95_high_ms,
+            unstable=why(c.why if c and c.verdict in ("unstable", "error")
+                         else r.unstable or (r.error or "failed" if r.status != "ok" else "")),
+            ratio=c.ratio if c else None, ratio_ci_low=c.ratio_ci_low if c else None,
+            ratio_ci_high=c.ratio_ci_high if c else None, verdict=c.verdict if c else "baseline",
+            rounds=c.rounds if c else len(r.round_medians_ms)))
+    (work / TIMINGS_JSON).write_text(json.dumps([asdict(t) for t in timings], indent=2) + "\n")
+    _record(work, stage, time.perf_counter() - start)
+    os.replace(work, final)
+    return final
+
+
+# --- the whole experiment ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Engine:
+    """Where training stages run: a local dask cluster of ``workers`` processes, or ``scheduler``'s."""
+
+    workers: int
+    threads: int
+    scheduler: str | None = None
+
+    @classmethod
+    def default(cls, device: str, workers: int | None = None, scheduler: str | None = None) -> Engine:
+        """One single-threaded worker per core on a CPU (one per GPU on CUDA) unless told otherwise."""
+        cores = len(os.sched_getaffinity(0))
+        if workers is None:
+            if device == "cuda":
+                import torch
+
+                workers = max(1, torch.cuda.device_count())
+            else:
+                workers = cores
+        return cls(workers, max(1, cores // workers), scheduler)
+
+    def client(self) -> Any:
+        from distributed import Client, LocalCluster
+
+        # dask sets its loggers to INFO; they follow devbench's -v like every other library's
+        logging.getLogger("distributed").setLevel(logging.getLogger().getEffectiveLevel())
+        if self.scheduler:
+            try:
+                return Client(self.scheduler, timeout="20s")
+            except OSError as e:
+                raise DevbenchError(f"cannot reach the dask scheduler {self.scheduler}: {e}") from None
+        cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                               dashboard_address=None, silence_logs=logging.ERROR)
+        return Client(cluster)
+
+
+def run_stages(plan: Plan, stages: Sequence[Stage], out: Path, engine: Engine,
+               on_done: Callable[[Stage], None]) -> None:
+    """Submit every unfinished training and pruning stage of ``stages`` to dask, each with its
+    upstream stages' futures (or finished folders) as arguments; wait for all. A failed stage fails
+    only what reads it: every other stage still finishes and is stored, then the failures are one
+    :class:`DevbenchError` naming the first."""
+    from distributed import as_completed
+
+    todo = [s for s in stages if s.kind != "latency" and not is_done(out, s)]
+    if not todo:
+        return
+    failed: list[tuple[str, str]] = []
+    with engine.client() as client:
+        futures: dict[str, Any] = {}
+        for s in todo:
+            ups = [futures.get(u) or str(stage_dir(out, plan[u])) for u in s.upstream]
+            futures[s.name] = client.submit(execute, s, plan.recipe, str(out), engine.threads, *ups,
+                                            key=f"{s.name}-{s.key[:12]}", pure=False, retries=0)
+        names = {f.key: name for name, f in futures.items()}
+        for future in as_completed(list(futures.values())):
+            stage = plan[names[future.key]]
+            if future.status != "error":
+                on_done(stage)
+                continue
+            error = future.exception()
+            why = str(error) if isinstance(error, DevbenchError) else f"{type(error).__name__}: {error}"
+            if not any(why == w for _, w in failed):  # a stage whose upstream failed repeats its error
+                log.error("stage %s failed: %s", stage.name, why)
+            failed.append((stage.name, why))
+    if failed:
+        name, why = failed[0]
+        raise DevbenchError(f"{len(failed)} stage{'s' if len(failed) != 1 else ''} failed, first {name}: {why} "
+                            "(finished stages are kept; fix the cause and rerun to continue)")
+
+
+def run_experiment(recipe: Recipe, out: str | Path, only: Sequence[str] = (), workers: int | None = None,
+                   scheduler: str | None = None, device: str | None = None, progress: bool = True) -> Path:
+    """Run (or continue) ``recipe`` into ``out``; then write its tables, figures and ``report.md``.
+
+    Finished stages are never redone; with ``only``, just the matching stages and what they read run,
+    and the report covers whatever is finished.
+    """
+    from tqdm import tqdm
+
+    from devbench.experiment.plan import make_plan
+    from devbench.experiment.summary import write_summary
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    plan0 = make_plan(recipe, device=device)
+    engine = Engine.default(plan0.device, workers, scheduler)
+    plan = make_plan(recipe, device=plan0.device, workers=engine.workers)
+    (out / "recipe.json").write_text(recipe.model_dump_json(indent=2) + "\n")
+    chosen = select(plan, only)
+    done = [s for s in chosen if is_done(out, s)]
+    left = [s for s in chosen if not is_done(out, s)]
+    log.info("%s: %d stages done, %d to run (about %s on %d worker%s)", recipe.name, len(done), len(left),
+             format_seconds(max(sum(s.seconds for s in left if s.kind != "latency") / engine.workers,
+                                0.0) + sum(s.seconds for s in left if s.kind == "latency")),
+             engine.workers, "s" if engine.workers != 1 else "")
+    bar = tqdm(total=len(chosen), initial=len(done), desc="stages", unit="stage", disable=not progress,
+               mininterval=1.0)
+
+    started = time.perf_counter()
+
+    def finished(stage: Stage) -> None:
+        bar.update(1)
+        log.info("done %s (%s elapsed)", stage.name, format_seconds(time.perf_counter() - started))
+
+    try:
+        run_stages(plan, chosen, out, engine, finished)
+        for stage in _latency(chosen, out):
+            measure_latency(plan, stage, out, progress=progress)
+            finished(stage)
+    finally:
+        bar.close()
+    return write_summary(plan, out)
+
+
+def _latency(stages: Iterable[Stage], out: Path) -> list[Stage]:
+    return [s for s in stages if s.kind == "latency" and not is_done(out, s)]
