@@ -18,13 +18,14 @@ this process, once the workers are gone: a timing taken beside a training run wo
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import json
 import logging
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -255,50 +256,52 @@ class Engine:
                 workers = cores
         return cls(workers, max(1, cores // workers), scheduler)
 
-    def client(self) -> Any:
+    @contextlib.contextmanager
+    def client(self) -> Iterator[Any]:
+        """A dask client, connected; a local cluster is started for it and shut down with it."""
         from distributed import Client, LocalCluster
 
         # dask sets its loggers to INFO; they follow devbench's -v like every other library's
         logging.getLogger("distributed").setLevel(logging.getLogger().getEffectiveLevel())
         if self.scheduler:
             try:
-                return Client(self.scheduler, timeout="20s")
+                client = Client(self.scheduler, timeout="10s")
             except OSError as e:
                 raise DevbenchError(f"cannot reach the dask scheduler {self.scheduler}: {e}") from None
-        cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                               dashboard_address=None, silence_logs=logging.ERROR)
-        return Client(cluster)
+            with client:
+                yield client
+            return
+        with (LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                           dashboard_address=None, silence_logs=logging.ERROR) as cluster,
+              Client(cluster) as client):
+            yield client
 
 
-def run_stages(plan: Plan, stages: Sequence[Stage], out: Path, engine: Engine,
+def run_stages(plan: Plan, todo: Sequence[Stage], out: Path, client: Any, threads: int,
                on_done: Callable[[Stage], None]) -> None:
-    """Submit every unfinished training and pruning stage of ``stages`` to dask, each with its
-    upstream stages' futures (or finished folders) as arguments; wait for all. A failed stage fails
-    only what reads it: every other stage still finishes and is stored, then the failures are one
+    """Submit the training and pruning stages ``todo`` to dask's ``client``, each with its upstream
+    stages' futures (or finished folders) as arguments; wait for all. A failed stage fails only what
+    reads it: every other stage still finishes and is stored, then the failures are one
     :class:`DevbenchError` naming the first."""
     from distributed import as_completed
 
-    todo = [s for s in stages if s.kind != "latency" and not is_done(out, s)]
-    if not todo:
-        return
     failed: list[tuple[str, str]] = []
-    with engine.client() as client:
-        futures: dict[str, Any] = {}
-        for s in todo:
-            ups = [futures.get(u) or str(stage_dir(out, plan[u])) for u in s.upstream]
-            futures[s.name] = client.submit(execute, s, plan.recipe, str(out), engine.threads, *ups,
-                                            key=f"{s.name}-{s.key[:12]}", pure=False, retries=0)
-        names = {f.key: name for name, f in futures.items()}
-        for future in as_completed(list(futures.values())):
-            stage = plan[names[future.key]]
-            if future.status != "error":
-                on_done(stage)
-                continue
-            error = future.exception()
-            why = str(error) if isinstance(error, DevbenchError) else f"{type(error).__name__}: {error}"
-            if not any(why == w for _, w in failed):  # a stage whose upstream failed repeats its error
-                log.error("stage %s failed: %s", stage.name, why)
-            failed.append((stage.name, why))
+    futures: dict[str, Any] = {}
+    for s in todo:
+        ups = [futures.get(u) or str(stage_dir(out, plan[u])) for u in s.upstream]
+        futures[s.name] = client.submit(execute, s, plan.recipe, str(out), threads, *ups,
+                                        key=f"{s.name}-{s.key[:12]}", pure=False, retries=0)
+    names = {f.key: name for name, f in futures.items()}
+    for future in as_completed(list(futures.values())):
+        stage = plan[names[future.key]]
+        if future.status != "error":
+            on_done(stage)
+            continue
+        error = future.exception()
+        why = str(error) if isinstance(error, DevbenchError) else f"{type(error).__name__}: {error}"
+        if not any(why == w for _, w in failed):  # a stage whose upstream failed repeats its error
+            log.error("stage %s failed: %s", stage.name, why)
+        failed.append((stage.name, why))
     if failed:
         name, why = failed[0]
         raise DevbenchError(f"{len(failed)} stage{'s' if len(failed) != 1 else ''} failed, first {name}: {why} "
@@ -310,7 +313,8 @@ def run_experiment(recipe: Recipe, out: str | Path, only: Sequence[str] = (), wo
     """Run (or continue) ``recipe`` into ``out``; then write its tables, figures and ``report.md``.
 
     Finished stages are never redone; with ``only``, just the matching stages and what they read run,
-    and the report covers whatever is finished.
+    and the report covers whatever is finished. The engine is reached before anything runs, and let go
+    before the latency stages (a timing taken beside training would be unstable).
     """
     from tqdm import tqdm
 
@@ -318,36 +322,37 @@ def run_experiment(recipe: Recipe, out: str | Path, only: Sequence[str] = (), wo
     from devbench.experiment.summary import write_summary
 
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     plan0 = make_plan(recipe, device=device)
     engine = Engine.default(plan0.device, workers, scheduler)
     plan = make_plan(recipe, device=plan0.device, workers=engine.workers)
-    (out / "recipe.json").write_text(recipe.model_dump_json(indent=2) + "\n")
     chosen = select(plan, only)
-    done = [s for s in chosen if is_done(out, s)]
     left = [s for s in chosen if not is_done(out, s)]
-    log.info("%s: %d stages done, %d to run (about %s on %d worker%s)", recipe.name, len(done), len(left),
-             format_seconds(max(sum(s.seconds for s in left if s.kind != "latency") / engine.workers,
-                                0.0) + sum(s.seconds for s in left if s.kind == "latency")),
-             engine.workers, "s" if engine.workers != 1 else "")
-    bar = tqdm(total=len(chosen), initial=len(done), desc="stages", unit="stage", disable=not progress,
-               mininterval=1.0)
-
+    training = [s for s in left if s.kind != "latency"]
+    latency = [s for s in left if s.kind == "latency"]
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "recipe.json").write_text(recipe.model_dump_json(indent=2) + "\n")
     started = time.perf_counter()
+    with engine.client() if training else contextlib.nullcontext() as client:  # reached before anything runs
+        estimate = sum(s.seconds for s in training) / engine.workers + sum(s.seconds for s in latency)
+        log.info("%s: %d stages done, %d to run (about %s on %d worker%s)", recipe.name, len(chosen) - len(left),
+                 len(left), format_seconds(estimate), engine.workers, "s" if engine.workers != 1 else "")
+        bar = tqdm(total=len(chosen), initial=len(chosen) - len(left), desc="stages", unit="stage",
+                   disable=not progress, mininterval=1.0)
 
-    def finished(stage: Stage) -> None:
-        bar.update(1)
-        log.info("done %s (%s elapsed)", stage.name, format_seconds(time.perf_counter() - started))
+        def finished(stage: Stage) -> None:
+            bar.update(1)
+            log.info("done %s (%s elapsed)", stage.name, format_seconds(time.perf_counter() - started))
 
-    try:
-        run_stages(plan, chosen, out, engine, finished)
-        for stage in _latency(chosen, out):
+        try:
+            if client is not None:
+                run_stages(plan, training, out, client, engine.threads, finished)
+        except BaseException:
+            bar.close()
+            raise
+    try:  # the workers are gone: nothing else runs beside the timings
+        for stage in latency:
             measure_latency(plan, stage, out, progress=progress)
             finished(stage)
     finally:
         bar.close()
     return write_summary(plan, out)
-
-
-def _latency(stages: Iterable[Stage], out: Path) -> list[Stage]:
-    return [s for s in stages if s.kind == "latency" and not is_done(out, s)]
