@@ -48,7 +48,7 @@ from devbench.plots import ARM_MARKERS, MARKER_SIZE, PARETO_LABEL, X_LABELS, _Pl
 ARM_COLOURS = {"base": "black", "pruned": "tab:red", "reduced_depth": "tab:blue", "reduced_width": "tab:cyan",
                "reduced_bottleneck": "tab:purple", "scratch": "tab:green", "family": "tab:orange"}
 ARM_NAMES = {"reduced_depth": "reduced depth", "reduced_width": "reduced width",
-             "reduced_bottleneck": "reduced bottleneck", "family": "family (smaller member)"}
+             "reduced_bottleneck": "reduced bottleneck", "family": "family member"}
 #: figure names (each written as .png and .svg)
 FIGURES = ("error_vs_params", "latency_vs_params", "error_vs_latency")
 SUFFIXES = (".png", ".svg")
@@ -150,7 +150,7 @@ def _timed(latency: Sequence[LatencyRow]) -> list[LatencyRow]:
 def _new_figure(panels: int, legend_entries: int) -> tuple[Figure, list[Axes]]:
     cols = 2 if panels in (2, 4) else min(panels, 3)
     lines = math.ceil(panels / cols)
-    legend_cols = min(legend_entries, 4)
+    legend_cols = min(legend_entries, 3)
     height = 3.1 * lines + 0.9 + 0.2 * math.ceil(legend_entries / max(legend_cols, 1))
     fig = Figure(figsize=(max(3.6 * cols + 0.4, 7.0), height), dpi=150, layout="constrained")
     FigureCanvasAgg(fig)  # files only: an explicit Agg canvas, matplotlib's global backend untouched
@@ -190,7 +190,7 @@ def _handles(arms: set[str], hollow: bool = False, pareto: bool = False) -> list
 
 
 def _finish(fig: Figure, title: str, handles: list[Line2D]) -> Figure:
-    fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 4), fontsize=7, frameon=False)
+    fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 3), fontsize=7, frameon=False)
     fig.suptitle(title, fontsize=9)
     return fig
 
@@ -288,6 +288,7 @@ def error_vs_latency_figure(networks: Sequence[NetworkRow], latency: Sequence[La
     hollow = any(p.timing.unstable for p in everything)
     arms = {p.timing.arm for p in everything}
     fig, axes = _new_figure(len(panels), len(arms) + hollow + 1)
+    drew_front = False
     for ax, (panel, points) in zip(axes, panels.items(), strict=True):
         by_arm: dict[str, list[ErrorLatencyPoint]] = defaultdict(list)
         for p in sorted(points, key=lambda p: p.timing.median_ms or 0.0):
@@ -305,12 +306,13 @@ def error_vs_latency_figure(networks: Sequence[NetworkRow], latency: Sequence[La
         steady_xy = [(p.timing.median_ms, p.error.mean_error) for p in points if not p.timing.unstable]
         front = [steady_xy[i] for i in pareto_front(steady_xy)]
         if front:
+            drew_front = True
             xs, ys = zip(*front, strict=True)
             ax.step(xs, ys, where="post", color="0.45", linestyle="--", linewidth=0.9, zorder=1, label=PARETO_LABEL)
         _scale(ax, "x", [p.timing.median_ms for p in points])
         _decorate(ax, panel.title, "median latency (ms), bars: 95% CI", f"{ERROR_LABEL}, mean ± std over seeds")
     title = f"Test error vs median latency: mean over seeds ({_seed_counts([p.error for p in everything])})"
-    return _finish(fig, title, _handles(arms, hollow, pareto=True))
+    return _finish(fig, title, _handles(arms, hollow, pareto=drew_front))
 
 
 def _save(fig: Figure, out_dir: Path, name: str) -> list[Path]:
