@@ -40,6 +40,9 @@ _API = {
     "reduce": "devbench.training",
     "family": "devbench.training",
     "tune": "devbench.tuning.tune",
+    "load_recipe": "devbench.experiment",
+    "make_plan": "devbench.experiment",
+    "run_experiment": "devbench.experiment.run",
     "doctor": "devbench.doctor",
     "DevbenchError": "devbench.errors",
 }
