@@ -16,7 +16,7 @@ import pytest
 
 from devbench.errors import DevbenchError
 from devbench.experiment.plan import make_plan
-from devbench.experiment.recipe import load_recipe
+from devbench.experiment.recipe import load_recipe, shipped_recipes
 from devbench.experiment.run import STAGE_JSON, is_done, pick_pruned, select, stage_dir
 from tests.conftest import REPO, run_cli
 
@@ -73,6 +73,17 @@ def test_pick_pruned_is_the_first_saved_stage_within_the_budget(tmp_path: Path) 
     assert pick_pruned(tmp_path, {"stage": 10}).params == 900
     with pytest.raises(DevbenchError, match="smallest has 700 params"):
         pick_pruned(tmp_path, {"params": 650})
+
+
+@pytest.mark.parametrize("name", shipped_recipes())
+def test_dry_run_of_each_shipped_recipe_prints_its_plan(name: str) -> None:
+    r = run_cli("experiment", name, "--dry-run", "--device", "cpu", timeout=120)
+    assert r.returncode == 0, r.stderr
+    plan = make_plan(load_recipe(name), device="cpu")
+    counts = plan.counts()
+    runs = sum(counts[k] for k in ("base", "reduced", "scratch", "family"))
+    assert f"{runs} training runs, {counts['prune']} pruning runs" in r.stdout
+    assert f"{len(plan.stages)} stages" in r.stdout
 
 
 def test_mistakes_are_one_line(tmp_path: Path) -> None:
