@@ -209,16 +209,18 @@ class TVMBackend:
 
     def compile(self, request: CompileRequest, out_dir: Path) -> dict[str, Any]:
         from devbench.backends.example_input import example_input
+        from devbench.native_log import native_stderr
         from devbench.tuning.database import database_fingerprint, open_database, records_for
 
-        target = tvm_target(request.target)
-        mod, frontend = prepare(request.module, example_input(request), target)
-        database = open_database(request.target, create=False)
-        exe, tuned_kernels = build(mod, target, database)
-        out = Path(out_dir) / self.info.artifact
-        out.parent.mkdir(parents=True, exist_ok=True)
-        export_library(exe, out, request.target)
-        trials = records_for(database, mod, target) if database is not None else 0
+        with native_stderr():  # TVM's and LLVM's C++ warnings: through logging, shown with -v
+            target = tvm_target(request.target)
+            mod, frontend = prepare(request.module, example_input(request), target)
+            database = open_database(request.target, create=False)
+            exe, tuned_kernels = build(mod, target, database)
+            out = Path(out_dir) / self.info.artifact
+            out.parent.mkdir(parents=True, exist_ok=True)
+            export_library(exe, out, request.target)
+            trials = records_for(database, mod, target) if database is not None else 0
         return {
             "frontend": frontend,
             "tvm_target": str(target),

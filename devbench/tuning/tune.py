@@ -84,6 +84,18 @@ def tune(
     variants for blocked convs, a tuned neighbour's schedule for the rest; only kernels neither
     covers are searched.
     """
+    from devbench.native_log import native_stderr
+
+    if trials <= 0:
+        raise DevbenchError(f"trials must be a positive integer, got {trials}")
+    with native_stderr():  # TVM's C++ warnings (`Unknown schedule rule ...`): through logging, shown with -v
+        return _tune(network, target, trials, time_budget_min, database_dir, max_trials_per_task, input_shape,
+                     batch, search_strategy, verbose, retune, seed)
+
+
+def _tune(network: ArchSpec | torch.nn.Module, target: Target, trials: int, time_budget_min: float | None,
+          database_dir: Path | None, max_trials_per_task: int | None, input_shape: tuple[int, ...] | None,
+          batch: int, search_strategy: str, verbose: bool, retune: bool, seed: bool) -> TuneReport:
     from tvm.s_tir import meta_schedule as ms
 
     from devbench.backends.tvm_backend import prepare, tvm_target
@@ -94,8 +106,6 @@ def tune(
     from devbench.tuning.templates import seed_templates
     from devbench.tuning.transfer import transfer as transfer_schedules
 
-    if trials <= 0:
-        raise DevbenchError(f"trials must be a positive integer, got {trials}")
     start = time.monotonic()
     tgt = tvm_target(target)
     module, example = _network(network, input_shape, batch)
