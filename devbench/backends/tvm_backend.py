@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import io
 import json
-import sys
+import logging
 import time
 import warnings
 from importlib import metadata
@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 
     from devbench.backends.base import CompileRequest
     from devbench.targets import Target
+
+log = logging.getLogger(__name__)
 
 #: bump when the pipeline below changes in a way that changes the artifact
 PIPELINE_VERSION = "3"
@@ -59,7 +61,7 @@ def tvm_target(target: Target) -> Any:
 def import_network(module: torch.nn.Module, example: torch.Tensor) -> tuple[Any, str]:
     """A Relax IRModule with the weights bound as constants, and which frontend made it.
 
-    The ONNX fallback exists for networks torch.export cannot trace; it is announced on stderr so
+    The ONNX fallback exists for networks torch.export cannot trace; it is logged as a warning so
     the user knows the artifact came from a different importer.
     """
     module = module.eval()
@@ -70,8 +72,7 @@ def import_network(module: torch.nn.Module, example: torch.Tensor) -> tuple[Any,
 
         if interrupts.requested():  # Ctrl-C inside TVM arrives as a RuntimeError: not a failure to route around
             raise KeyboardInterrupt from None
-        print(f"devbench: torch.export import failed ({type(e).__name__}: {e}); falling back to ONNX",
-              file=sys.stderr)
+        log.warning("torch.export import failed (%s: %s); falling back to ONNX", type(e).__name__, e)
     return _from_onnx(module, example), "onnx"
 
 

@@ -12,7 +12,7 @@ assumed and how to pin it with ``board add``, which also spares the probe on eve
 
 from __future__ import annotations
 
-import sys
+import logging
 from pathlib import Path
 
 import paramiko
@@ -20,6 +20,8 @@ import paramiko
 from devbench.boards.add import BoardRequest, as_default, describe, kind_target, probe_board
 from devbench.errors import DevbenchError
 from devbench.targets import Target
+
+log = logging.getLogger(__name__)
 
 #: targets already made in this process, by (name, config file, its text): one probe per run
 _resolved: dict[tuple[str, str, str], Target] = {}
@@ -70,6 +72,6 @@ def alias_target(name: str) -> Target | None:
         showed = "; ".join([*board.assumed, *(["emulated (qemu-user)"] if target.emulated else []),
                             f"backends {', '.join(target.backends)}"])
         note = f"target {name} is Host {name} of {path} with {defaults} ({showed}); {pin}"
-    print(f"devbench: {note}", file=sys.stderr)
+    log.info("%s", note)
     _resolved[key] = target
     return target

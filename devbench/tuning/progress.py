@@ -8,14 +8,16 @@ first round-robin pass the task scheduler picks tasks without checking them and 
 
 from __future__ import annotations
 
-import sys
+import logging
 import time
-from typing import Any, TextIO
+from typing import Any
 
 from tvm.ir.utils import derived_object
 from tvm.s_tir import meta_schedule as ms
 
 from devbench.tuning.database import mean_secs
+
+log = logging.getLogger(__name__)
 
 
 class BudgetReached(Exception):
@@ -24,15 +26,15 @@ class BudgetReached(Exception):
 
 @derived_object
 class Progress(ms.measure_callback.PyMeasureCallback):
-    """Measure callback that prints progress and enforces the deadline."""
+    """Measure callback that logs progress (INFO, or DEBUG when not ``verbose``) and enforces the deadline."""
 
     def __init__(self, names: list[str], weights: list[float], deadline: float | None,
-                 stream: TextIO | None = None, known_ms: float = 0.0) -> None:
+                 verbose: bool = True, known_ms: float = 0.0) -> None:
         self.names = names
         self.weights = weights
         self.known_ms = known_ms  # the network's kernels not searched here (reused, seeded), already timed
         self.deadline = deadline
-        self.stream = stream or sys.stderr
+        self.level = logging.INFO if verbose else logging.DEBUG
         self.start = time.monotonic()
         self.best_us: dict[int, float] = {}
         self.trials = 0
@@ -58,7 +60,6 @@ class Progress(ms.measure_callback.PyMeasureCallback):
         # Network estimate: sum over tasks of best kernel time x how often the network calls it.
         est_ms = self.known_ms + sum(self.best_us.get(i, 0.0) * w for i, w in enumerate(self.weights)) / 1e3
         left = f", {max(0.0, self.deadline - now) / 60:.1f} min left" if self.deadline else ""
-        print(f"tune: {self.trials} trials, tasks done {done}/{len(tasks)}, {self.names[task_id]} best "
-              f"{self.best_us.get(task_id, float('nan')):.1f} us, network ~{est_ms:.2f} ms "
-              f"({len(self.best_us)}/{len(tasks)} tasks measured), {now - self.start:.0f} s{left}",
-              file=self.stream, flush=True)
+        log.log(self.level, "%d trials, tasks done %d/%d, %s best %.1f us, network ~%.2f ms (%d/%d tasks measured), "
+                "%.0f s%s", self.trials, done, len(tasks), self.names[task_id], self.best_us.get(task_id, float("nan")),
+                est_ms, len(self.best_us), len(tasks), now - self.start, left)

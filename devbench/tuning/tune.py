@@ -9,10 +9,8 @@ are first seeded without a search: blocked convs with the conv template's few va
 
 from __future__ import annotations
 
-import io
 import logging
 import math
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +23,8 @@ from devbench.targets import Target
 
 #: candidates measured per task per round; a multiple of the usual 64 scaled down for 2-core boards
 TRIALS_PER_ITER = 32
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -115,14 +115,13 @@ def _tune(network: ArchSpec | torch.nn.Module, target: Target, trials: int, time
     # retune: spend more trials on kernels that already have records (the database keeps the best)
     done = set() if retune else set(tuned_workloads(database, all_tasks))
     new = [t for i, t in enumerate(all_tasks) if i not in done]
-    stream = sys.stderr if verbose else io.StringIO()
+    level = logging.INFO if verbose else logging.DEBUG  # devbench's CLI shows INFO, -q hides it
     builder, runner = make_builder(target), make_runner(target)
     seeded = []
     if seed and not retune:  # a few candidates per kernel: not worth a deadline check
         for how, step in (("the conv template", seed_templates), ("a tuned neighbour", transfer_schedules)):
             for s in step(new, database, tgt, builder, runner):
-                print(f"tune: {s.task_name} seeded from {how}: {s.best_us:.1f} us ({s.trials} candidates)",
-                      file=stream, flush=True)
+                log.log(level, "%s seeded from %s: %.1f us (%d candidates)", s.task_name, how, s.best_us, s.trials)
                 seeded.append(s)
             names = {s.task_name for s in seeded}
             new = [t for t in new if t.task_name not in names]
@@ -148,7 +147,7 @@ def _tune(network: ArchSpec | torch.nn.Module, target: Target, trials: int, time
         contexts, weights = ms.relax_integration.extracted_tasks_to_tune_contexts(
             new, work_dir=work_dir, strategy=search_strategy, num_threads=target.threads or "physical", seed=0)
         searched = {id(t) for t in new}
-        progress = Progress([t.task_name for t in new], weights, deadline, stream=stream,
+        progress = Progress([t.task_name for t in new], weights, deadline, verbose=verbose,
                             known_ms=network_ms(database, [t for t in all_tasks if id(t) not in searched]))
         try:
             ms.tune_tasks(

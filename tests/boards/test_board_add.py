@@ -5,6 +5,7 @@ does it for real)."""
 from __future__ import annotations
 
 import getpass
+import logging
 import os
 import re
 import sys
@@ -212,8 +213,9 @@ def ssh_config() -> Path:
 
 
 def test_an_ssh_config_host_is_a_target_probed_once_and_says_what_it_assumed(
-    ssh_config: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ssh_config: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="devbench")  # the note is devbench's INFO, as the CLI shows it
     calls: list[str] = []
 
     def fake_probe(request: add.BoardRequest, trust_new_host: bool = False) -> dict[str, Any]:
@@ -224,7 +226,7 @@ def test_an_ssh_config_host_is_a_target_probed_once_and_says_what_it_assumed(
     target = get_target("jetson")
     assert target.ssh.host == "jetson" and target.device == "cpu" and target.emulated
     assert target.tvm_target["mcpu"] == "cortex-a78ae"
-    note = capsys.readouterr().err
+    note = caplog.text
     assert note.count("\n") == 1 and "jetson-orin-nano defaults" in note and "no Jetson GPU" in note
     assert "devbench board add jetson --host jetson" in note
     assert get_target("jetson", threads=1).threads == 1 and calls == ["jetson"]  # one probe per process
@@ -233,8 +235,9 @@ def test_an_ssh_config_host_is_a_target_probed_once_and_says_what_it_assumed(
 
 
 def test_an_ssh_config_host_that_cannot_be_probed_takes_the_kinds_defaults(
-    ssh_config: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ssh_config: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="devbench")
     ssh_config.write_text(ssh_config.read_text() + "\nHost raspberrypi\n  HostName 192.0.2.2\n\nHost nas\n")
 
     def unknown_key(request: add.BoardRequest, trust_new_host: bool = False) -> dict[str, Any]:
@@ -243,7 +246,7 @@ def test_an_ssh_config_host_that_cannot_be_probed_takes_the_kinds_defaults(
     monkeypatch.setattr(aliases, "probe_board", unknown_key)
     target = get_target("raspberrypi")
     assert target.ssh.host == "raspberrypi" and target.tvm_target["mcpu"] == "cortex-a72"  # pi4's, as built in
-    assert "built-in pi4 defaults as they are" in capsys.readouterr().err
+    assert "built-in pi4 defaults as they are" in caplog.text
     with pytest.raises(DevbenchError, match="could not probe it"):  # no kind to fall back on
         get_target("nas")
 
