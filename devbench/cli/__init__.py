@@ -191,6 +191,21 @@ def add_format_argument(parser: argparse.ArgumentParser, default: str = "markdow
     parser.add_argument("--format", choices=("markdown", "csv", "json"), default=default, help="output format")
 
 
+def add_text_format_argument(parser: argparse.ArgumentParser, table: bool = False) -> None:
+    """--format for a verb whose result is sentences: text (for people), json (one document on stdout),
+    and csv too where the result is a list of records (``table``)."""
+    parser.add_argument("--format", choices=("text", "csv", "json") if table else ("text", "json"), default="text",
+                        help="output format: text for people, json one document for programs"
+                             + (", csv one row per item" if table else ""))
+
+
+def print_records(records: list[dict[str, Any]], fmt: str) -> None:
+    """Print records as JSON or CSV (``--format``); text output is the verb's own."""
+    from devbench.report import render_records
+
+    print(render_records(records, fmt).rstrip("\n"))
+
+
 def add_target_arguments(parser: argparse.ArgumentParser, multiple: bool = False) -> None:
     """--target (one, or a comma list), --targets-file and --threads, shared by the verbs that reach boards."""
     if multiple:

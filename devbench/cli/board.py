@@ -6,6 +6,7 @@ import argparse
 
 from devbench.boards import add as boards
 from devbench.boards import emulate
+from devbench.cli import add_format_argument
 
 HELP = ("your boards: `board add NAME --host [USER@]HOST[:PORT]` probes one and writes its target, `board list`, "
         "`board remove NAME`; `board emulate` starts the emulated aarch64 Pi (target emulated-pi)")
@@ -30,6 +31,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="accept and record the board's host key on first contact")
     lst = sub.add_parser("list", help="the boards you added, where they are and whether they answer")
     lst.add_argument("--no-check", action="store_true", help="do not try to reach them")
+    add_format_argument(lst)
     rm = sub.add_parser("remove", help="delete a board's target file from your target directory")
     rm.add_argument("name")
     e = sub.add_parser("emulate", help="the qemu aarch64 board behind sshd on loopback")
@@ -63,7 +65,10 @@ def run_list(args: argparse.Namespace) -> int:
     from devbench.report import render_records
 
     rows = boards.list_boards(check=not args.no_check)
-    print(render_records(rows) if rows else "no boards yet: devbench board add NAME --host [USER@]HOST[:PORT]")
+    if not rows and args.format == "markdown":
+        print("no boards yet: devbench board add NAME --host [USER@]HOST[:PORT]")
+    else:
+        print(render_records(rows, args.format).rstrip("\n"))
     return 0
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import asdict
 
-from devbench.cli import add_target_arguments
+from devbench.cli import add_target_arguments, add_text_format_argument
 from devbench.doctor import doctor
 from devbench.targets import get_target
 
@@ -17,6 +18,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--trust-new-host", action="store_true",
                    help="accept and record an SSH board's host key on first contact")
     p.add_argument("--json", action="store_true", help="print the board's probe as JSON")
+    add_text_format_argument(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -24,6 +26,10 @@ def run(args: argparse.Namespace) -> int:
     diagnosis = doctor(target, trust_new_host=args.trust_new_host)
     if args.json:
         print(json.dumps(diagnosis.probe, indent=1))
+    elif args.format == "json":
+        print(json.dumps({"target": target.name, "emulated": target.emulated, "ok": diagnosis.ok,
+                          "checks": [asdict(c) for c in diagnosis.checks], "probe": diagnosis.probe},
+                         indent=2, default=str))
     else:
         print("\n".join(diagnosis.lines()))
     return 0 if diagnosis.ok else 1

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
-from devbench.cli import non_negative_float
+from devbench.cli import add_text_format_argument, non_negative_float
 
 HELP = "reduced network (depth, width or bottleneck) matching another network's params or MACs"
 
@@ -19,6 +20,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="allowed relative miss of the target size")
     p.add_argument("--name", default="", help="name of the reduced spec")
     p.add_argument("--out", type=Path, help="spec file to write (default: <name>.json)")
+    add_text_format_argument(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -30,5 +32,10 @@ def run(args: argparse.Namespace) -> int:
     target = measure(like, args.match)
     spec = reduce(base, target, by=args.by, match=args.match, tolerance=args.tolerance, name=args.name)
     path = spec.save(args.out or Path(f"{spec.name}.json"))
-    print(f"{path}: {measure(spec, args.match)} {args.match} (target {target}), inner widths {spec.widths}")
+    size = measure(spec, args.match)
+    if args.format == "json":
+        print(json.dumps({"name": spec.name, "path": str(path), "by": args.by, "match": args.match, "size": size,
+                          "target": target, "widths": spec.widths}, indent=2, default=str))
+    else:
+        print(f"{path}: {size} {args.match} (target {target}), inner widths {spec.widths}")
     return 0

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import json
+from dataclasses import asdict
 
-from devbench.cli import add_target_arguments, non_negative_float, positive_int
+from devbench.cli import add_target_arguments, add_text_format_argument, non_negative_float, positive_int
 
 HELP = "tune a network's TVM kernels for a target (reused by every later compile and run)"
 
@@ -20,6 +22,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-seed", dest="seed", action="store_false",
                    help="search every new kernel instead of seeding convs from the conv template and "
                         "other kernels from tuned neighbours")
+    add_text_format_argument(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -31,6 +34,9 @@ def run(args: argparse.Namespace) -> int:
     target = get_target(args.target, args.targets_file, threads=args.threads)
     report = tune(spec, target, args.trials, time_budget_min=args.time_budget,
                   max_trials_per_task=args.trials_per_task, retune=args.retune, seed=args.seed)
+    if args.format == "json":
+        print(json.dumps({"model": args.model, **asdict(report)}, indent=2, default=str))
+        return 0
     stop = " (time budget reached)" if report.stopped_early else ""
     print(f"tuned {args.model} for {target.name}: {report.tasks} kernels, {report.reused} reused from the database, "
           f"{report.seeded} seeded and {report.tuned} searched with {report.trials} trials in {report.wall_s:.0f} s"
