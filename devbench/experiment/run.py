@@ -79,12 +79,10 @@ def select(plan: Plan, only: Sequence[str] = ()) -> list[Stage]:
 
 @dataclass(frozen=True)
 class Picked:
-    """The pruned network a budget names: its saved stage directory and metrics."""
+    """The pruned network a budget names: its saved stage directory and parameter count."""
 
     path: Path
     params: int
-    macs: int
-    test_error: float
 
 
 def pick_pruned(prune_dir: Path, what: dict[str, int]) -> Picked:
@@ -99,7 +97,12 @@ def pick_pruned(prune_dir: Path, what: dict[str, int]) -> Picked:
         smallest = min(s["params"] for s in stages)
         raise DevbenchError(f"{prune_dir}: no saved prune stage reaches {what} (the smallest has {smallest} "
                             "params): prune more (raise prunes) or choose a larger budget")
-    return Picked(prune_dir / chosen["stage"], chosen["params"], chosen["macs"], chosen["test_error"])
+    return Picked(prune_dir / chosen["stage"], chosen["params"])
+
+
+def arm_of(stage: Stage) -> str:
+    """The arm a training stage's network belongs to: base, reduced_<variant>, scratch or family."""
+    return f"reduced_{stage.detail}" if stage.kind == "reduced" else stage.kind
 
 
 def execute(stage: Stage, recipe: Recipe, out: str, threads: int, *upstream: str) -> str:
@@ -143,7 +146,7 @@ def _spec_to_train(stage: Stage, *upstream: Path) -> Any:
     if stage.kind == "base":
         return ArchSpec.from_dict(i["spec"])
     pruned = pick_pruned(upstream[0], i["budget"]) if stage.kind != "family" or i["size"] == "pruned" else None
-    name = stage.name.split("/")[0] + "_" + (stage.detail and f"{stage.kind}_{stage.detail}" or stage.kind)
+    name = f"{stage.network}_{arm_of(stage)}"
     if stage.kind == "reduced":
         assert pruned is not None
         pruned_spec = ArchSpec.load(pruned.path / "spec.json")
@@ -191,13 +194,13 @@ def measure_latency(plan: Plan, stage: Stage, out: Path, progress: bool = True) 
     for model_stage in (plan[m] for m in i["models"]):
         folder = stage_dir(out, model_stage)
         if model_stage.kind == "prune":
-            folder, arm = pick_pruned(folder, i["what"]).path, "pruned"
+            folder, what = pick_pruned(folder, i["what"]).path, "pruned"
         else:
-            arm = f"{model_stage.kind}_{model_stage.detail}" if model_stage.kind == "reduced" else model_stage.kind
-        name = f"{net}_{arm}_{i['budget']}"
+            what = arm_of(model_stage)
+        name = f"{net}_{what}_{i['budget']}"
         register_network(folder, name, to=networks, force=True)
         names.append(str(networks / f"{name}.json"))
-        arms.append(arm)
+        arms.append(what)
     store = ResultStore(out / "results.db")
     try:
         comparisons, rows = compare(names, [i["target"]], i["backends"], MeasureSettings(rounds=i["rounds"]), store,

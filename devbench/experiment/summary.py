@@ -26,7 +26,7 @@ from devbench.experiment.claims import (
     overall,
 )
 from devbench.experiment.plan import DATASET_IMAGES, Plan, Stage, format_seconds
-from devbench.experiment.run import STAGE_JSON, TIMINGS_JSON, is_done, pick_pruned, stage_dir
+from devbench.experiment.run import STAGE_JSON, TIMINGS_JSON, arm_of, is_done, pick_pruned, stage_dir
 from devbench.experiment.tables import ARMS, LatencyRow, NetworkRow, joined, to_csv, to_json
 
 REPORT, RESULTS_CSV, RESULTS_JSON = "report.md", "results.csv", "results.json"
@@ -34,10 +34,6 @@ REPORT, RESULTS_CSV, RESULTS_JSON = "report.md", "results.csv", "results.json"
 
 def _metrics(folder: Path) -> dict[str, Any]:
     return json.loads((folder / "metrics.json").read_text())
-
-
-def _arm(stage: Stage) -> str:
-    return f"reduced_{stage.detail}" if stage.kind == "reduced" else stage.kind
 
 
 def _budgets(plan: Plan, network: str) -> dict[str, dict[str, int]]:
@@ -70,7 +66,7 @@ def network_rows(plan: Plan, out: Path) -> list[NetworkRow]:
         if s.kind == "latency" or not is_done(out, s):
             continue
         if s.kind != "prune":
-            rows.append(row(s, _arm(s), s.budget or "", stage_dir(out, s)))
+            rows.append(row(s, arm_of(s), s.budget or "", stage_dir(out, s)))
         elif s.detail == _method(plan, s.network):
             rows += [row(s, "pruned", label, pick_pruned(stage_dir(out, s), what).path)
                      for label, what in _budgets(plan, s.network).items()]
