@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from devbench import interrupts
 from devbench.errors import DevbenchError
 from devbench.experiment.plan import Plan, Stage, format_seconds
 from devbench.experiment.recipe import Recipe
@@ -275,7 +276,7 @@ class Engine:
                 yield client
             return
         with (LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                           dashboard_address=None, silence_logs=logging.ERROR) as cluster,
+                           dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR) as cluster,
               Client(cluster) as client):
             yield client
 
@@ -335,7 +336,8 @@ def run_experiment(recipe: Recipe, out: str | Path, only: Sequence[str] = (), wo
     out.mkdir(parents=True, exist_ok=True)
     (out / "recipe.json").write_text(recipe.model_dump_json(indent=2) + "\n")
     started = time.perf_counter()
-    with engine.client() if training else contextlib.nullcontext() as client:  # reached before anything runs
+    with (interrupts.watch(),  # SIGTERM too stops the workers, as Ctrl-C does, rather than orphaning them
+          engine.client() if training else contextlib.nullcontext() as client):  # reached before anything runs
         estimate = sum(s.seconds for s in training) / engine.workers + sum(s.seconds for s in latency)
         log.info("%s: %d stages done, %d to run (about %s on %d worker%s)", recipe.name, len(chosen) - len(left),
                  len(left), format_seconds(estimate), engine.workers, "s" if engine.workers != 1 else "")
