@@ -89,10 +89,10 @@ def latency_rows(plan: Plan, out: Path) -> list[LatencyRow]:
 def judge(networks: Sequence[NetworkRow], latency: Sequence[LatencyRow]) -> dict[str, list[Evidence]]:
     """The evidence for each claim: paired by seed at every budget, and every reduced network's timing."""
     errors: dict[tuple[str, str, str], dict[int, float]] = defaultdict(dict)
-    params: dict[tuple[str, str, str], int] = {}
+    params: dict[tuple[str, str, str], list[int]] = defaultdict(list)
     for r in networks:
         errors[r.network, r.budget, r.arm][r.seed] = r.test_error
-        params[r.network, r.budget, r.arm] = r.params
+        params[r.network, r.budget, r.arm].append(r.params)
     evidence: dict[str, list[Evidence]] = {claim: [] for claim in CLAIMS}
     for (net, budget, arm), by_seed in sorted(errors.items()):
         pruned = errors.get((net, budget, "pruned"))
@@ -102,7 +102,9 @@ def judge(networks: Sequence[NetworkRow], latency: Sequence[LatencyRow]) -> dict
         if not seeds:
             continue
         a, b = {k: pruned[k] for k in seeds}, {k: by_seed[k] for k in seeds}
-        subject = f"{net} {budget} ({params[net, budget, 'pruned']:,} params): {arm} ({params[net, budget, arm]:,})"
+        # each seed's pruned network has its own size, and its reduced networks are matched to it
+        subject = (f"{net} {budget}: {arm} ({_sizes(params[net, budget, arm])} params) vs pruned "
+                   f"({_sizes(params[net, budget, 'pruned'])})")
         if arm.startswith("reduced_"):
             evidence["reduced_beats_pruned"].append(judge_reduced(a, b, subject))
         else:
@@ -113,6 +115,12 @@ def judge(networks: Sequence[NetworkRow], latency: Sequence[LatencyRow]) -> dict
                                  t.unstable, t.rounds)
             evidence["reduced_faster"] += judge_latency([ratio], f"{t.network} {t.budget} {t.arm}")
     return evidence
+
+
+def _sizes(counts: Sequence[int]) -> str:
+    """``107,522-114,146`` over seeds, or the one count."""
+    lo, hi = min(counts), max(counts)
+    return f"{lo:,}" if lo == hi else f"{lo:,}-{hi:,}"
 
 
 def write_summary(plan: Plan, out: Path) -> Path:
@@ -199,12 +207,13 @@ def render(plan: Plan, out: Path, networks: Sequence[NetworkRow], latency: Seque
             lines += _table(["comparison", f"{what} (points)", "95% CI", "verdict", "reason"],
                             [(e.subject, *_interval(e), e.verdict, e.reason) for e in es])
         lines.append("")
-    lines += ["## Networks", "", "Test error over seeds (mean ± sample standard deviation).", ""]
+    lines += ["## Networks", "", "Test error over seeds (mean ± sample standard deviation); sizes over seeds "
+              "(each seed's pruning stops at its own size, and the networks of a seed are matched to it).", ""]
     groups: dict[tuple[str, str, str], list[NetworkRow]] = defaultdict(list)
     for n in networks:
         groups[n.network, n.budget, n.arm].append(n)
     lines += _table(["network", "budget", "arm", "params", "MACs", "test error (%)", "seeds"], [
-        (net, budget or "-", arm, f"{g[0].params:,}", f"{g[0].macs:,}", _mean_std(g), len(g))
+        (net, budget or "-", arm, _sizes([x.params for x in g]), _sizes([x.macs for x in g]), _mean_std(g), len(g))
         for (net, budget, arm), g in groups.items()])
     if latency:
         lines += ["", "## Timings", "", "The first seed's networks; ratio to the pruned network of the same budget.",
