@@ -61,6 +61,8 @@ class MeasureSettings:
     #: evaluate the deployed artifact on its dataset's full test set (trained networks only)
     accuracy: bool = False
     data_dir: str | None = None
+    #: TVM's schedules: "none" (untuned by choice), "default" (the target's database) or a database folder
+    tuning: str = "default"
     timeout_s: float = 600.0
     seed: int = 0
 
@@ -106,7 +108,7 @@ class Job:
         s = self.settings
         material = [self.model.name, self.model.weights_digest, self.model.spec.to_dict(), self.target.name,
                     self.backend, s.batch, self.target.threads, s.warmup, s.repeats, s.min_time_s, s.rounds,
-                    s.accuracy]
+                    s.accuracy, *([s.tuning] if s.tuning != "default" else [])]
         return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -170,7 +172,8 @@ def reference_output(model: LoadedModel, x: np.ndarray) -> np.ndarray:
 
 
 def compile_job(job: Job) -> Artifact:
-    request = CompileRequest(spec=job.model.spec, module=job.model.module, target=job.target, batch=job.settings.batch)
+    request = CompileRequest(spec=job.model.spec, module=job.model.module, target=job.target, batch=job.settings.batch,
+                             tuning=job.settings.tuning)
     artifact, _ = compile_cached(job.backend, request, job.model.weights_digest)
     return artifact
 
@@ -250,7 +253,8 @@ def summarise_job(done: Rounds, top1_error: float | None = None) -> ResultRow:
         params=count_params(spec), macs=count_macs(spec, batch=s.batch), weights=job.model.weights,
         arm=arm(spec), family=spec.family, top1_error=top1_error, trained_error=trained_error(spec),
         tuned=bool(artifact.meta.get("tuned", False)), trials=int(artifact.meta.get("trials", 0)),
-        tuning_db=str(artifact.meta.get("tuning_db", "")), emulated=job.target.emulated, artifact_key=artifact.key,
+        tuning_db=str(artifact.meta.get("tuning_db", "")), tuning_choice=s.tuning if "tuned" in artifact.meta else "",
+        tuned_via=str(artifact.meta.get("tuned_via", "")), emulated=job.target.emulated, artifact_key=artifact.key,
         artifact_mb=None if size is None else size / 2**20, load_s=_median_of(results, "load_s"),
         first_result_s=_median_of(results, "first_result_s"), peak_rss_mb=_median_of(results, "peak_rss_mb"),
         samples_ms=[float(v) for r in results for v in r["samples_ms"]], conditions=conditions,
@@ -423,13 +427,13 @@ def _finish(rounds: Rounds, transport: Transport) -> ResultRow:
 
 
 def compile_artifacts(model: str, target: str, backends: list[str], batch: int = 1,
-                      targets_files: list[str] = ()) -> list[tuple[str, Artifact, bool]]:
+                      targets_files: list[str] = (), tuning: str = "default") -> list[tuple[str, Artifact, bool]]:
     """Compile (or find in the cache) one network for one target: ``devbench compile``.
     Returns (backend, artifact, was_cached) per backend."""
     t = get_target(target, targets_files)
     wanted = backends_for(t, backends)
     loaded = load_model(model)
-    request = CompileRequest(spec=loaded.spec, module=loaded.module, target=t, batch=batch)
+    request = CompileRequest(spec=loaded.spec, module=loaded.module, target=t, batch=batch, tuning=tuning)
     return [(b, *compile_cached(b, request, loaded.weights_digest)) for b in wanted]
 
 

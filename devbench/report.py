@@ -40,16 +40,24 @@ def _ci_text(r: ResultRow) -> str | None:
 
 
 def _tuning(r: ResultRow) -> str:
+    """How a TVM row was scheduled: untuned (and whether by choice), tuned with how many trials, and
+    whether its kernels came from tuning other networks or from a database named with --tuning."""
     if r.backend != "tvm":
         return ""
-    return f"tuned ({r.trials} trials)" if r.tuned else "untuned"
+    if not r.tuned:
+        return "untuned (--tuning none)" if r.tuning_choice == "none" else "untuned"
+    where = [f"via {r.tuned_via}"] if r.tuned_via else []
+    if r.tuning_choice not in ("", "default", "none"):
+        where.append(f"database {r.tuning_choice}")
+    return f"tuned ({r.trials} trials{''.join(', ' + w for w in where)})"
 
 
 #: (column, how to get it from a row): the markdown table, short enough for a terminal
 TABLE_COLUMNS: list[tuple[str, Any]] = [
     ("model", lambda r: r.model),
     ("target", lambda r: r.target + (" (emulated)" if r.emulated else "")),
-    ("backend", lambda r: r.backend + (f" (tuned {r.trials})" if r.tuned else "")),
+    ("backend", lambda r: r.backend + (f" (tuned {r.trials}{', via ' + r.tuned_via if r.tuned_via else ''})"
+                                       if r.tuned else "")),
     ("median_ms", lambda r: r.median_ms),
     ("ci95_ms", _ci_text),
     ("rounds", lambda r: r.rounds),

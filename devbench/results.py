@@ -65,6 +65,10 @@ class ResultRow:
     trials: int = 0
     #: fingerprint of the tuning database the TVM artifact was built with ("" for other backends)
     tuning_db: str = ""
+    #: the --tuning asked for ("none", "default" or a database folder; "" for backends that do not tune)
+    tuning_choice: str = ""
+    #: the networks whose tuning gave this row's kernels their schedules, when not this network itself
+    tuned_via: str = ""
     emulated: bool = False
     artifact_key: str = ""
     artifact_mb: float | None = None
@@ -93,7 +97,7 @@ class ResultRow:
 
 JSON_COLUMNS = ("samples_ms", "round_medians_ms", "conditions", "environment", "meta")
 #: bumped when a column is added; opening an older database adds the missing columns
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 _SQL_TYPES = {int: "INTEGER", float: "REAL", bool: "INTEGER", str: "TEXT"}
 
 

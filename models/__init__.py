@@ -1,11 +1,13 @@
 """Networks as data: ``ArchSpec`` -> ``nn.Module``, exact counts, and a registry of named networks.
 
-Importing this package registers the three families (wrn, resnet, densenet_bc): each module calls
-``register_family`` once (:mod:`devbench.models.families`), so a new family is one new module here
-plus its import below.
+Importing this package imports every module in it, and a family module's one ``register_family``
+call (:mod:`devbench.models.families`) is its registration: a new family is one new module here and
+nothing else (wrn, resnet and densenet_bc are registered that way).
 """
 
-from devbench.models import densenet, resnet, wrn  # noqa: F401  (registers the families and their names)
+import importlib
+import pkgutil
+
 from devbench.models.build import build_model
 from devbench.models.counts import count_macs, count_params
 from devbench.models.densenet import densenet_bc_spec
@@ -38,3 +40,6 @@ __all__ = [
     "resolve",
     "wrn_spec",
 ]
+
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")

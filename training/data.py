@@ -224,14 +224,18 @@ class Batches:
             yield (x - self.mean) / self.std, self.split.labels[idx]
 
     def augment(self, x: torch.Tensor) -> torch.Tensor:
+        """Crop and flip a batch. Under torchrun every rank draws the crops and flips of the whole global
+        batch and keeps its share (the images it holds are every ``world``-th of that batch), so a
+        distributed run augments each image exactly as the single-process run of the same seed does."""
         n, _, h, w = x.shape
+        mine = slice(self.rank, None, self.world)
         padded = F.pad(x, (PAD, PAD, PAD, PAD), mode="reflect")
-        dy = torch.randint(0, 2 * PAD + 1, (n, 1), generator=self.generator).to(x.device)
-        dx = torch.randint(0, 2 * PAD + 1, (n, 1), generator=self.generator).to(x.device)
+        dy = torch.randint(0, 2 * PAD + 1, (n * self.world, 1), generator=self.generator)[mine].to(x.device)
+        dx = torch.randint(0, 2 * PAD + 1, (n * self.world, 1), generator=self.generator)[mine].to(x.device)
         rows = (dy + torch.arange(h, device=x.device)).view(n, 1, h, 1)
         cols = (dx + torch.arange(w, device=x.device)).view(n, 1, 1, w)
         if self.hflip:
-            flip = (torch.rand(n, generator=self.generator) < 0.5).to(x.device).view(n, 1, 1, 1)
+            flip = (torch.rand(n * self.world, generator=self.generator)[mine] < 0.5).to(x.device).view(n, 1, 1, 1)
             cols = torch.where(flip, cols.flip(-1), cols)
         batch = torch.arange(n, device=x.device).view(n, 1, 1, 1)
         chans = torch.arange(x.shape[1], device=x.device).view(1, -1, 1, 1)

@@ -3,7 +3,9 @@
 One loop for base, reduced, scratch and family networks (they differ only in their spec). It uses the
 GPU when there is one, and under ``torchrun`` (``LOCAL_RANK`` set) it runs DistributedDataParallel with
 each rank taking its share of every batch, so the user changes nothing. A checkpoint after every
-epoch lets ``--resume`` continue an interrupted run exactly where it stopped.
+epoch (model, optimizer, the ``torch.optim.lr_scheduler`` step decay, data order) lets ``--resume``
+continue an interrupted run exactly where it stopped. The per-epoch curves go to ``history.csv`` and,
+for TensorBoard, to ``tensorboard/`` beside it.
 """
 
 from __future__ import annotations
@@ -30,8 +32,10 @@ from devbench.training.schedules import Schedule, get_schedule, schedule_for
 
 HISTORY_FIELDS = ("epoch", "lr", "train_loss", "train_error", "test_loss", "test_error", "seconds")
 #: what a checkpoint holds, and the type of each part
-_CHECKPOINT = {"spec": dict, "settings": dict, "epoch": int, "model": dict, "optimizer": dict,
+_CHECKPOINT = {"spec": dict, "settings": dict, "epoch": int, "model": dict, "optimizer": dict, "scheduler": dict,
                "generator": torch.Tensor, "history": list}
+#: the run directory's TensorBoard event files (``tensorboard --logdir runs``): the history.csv curves
+TENSORBOARD = "tensorboard"
 
 
 @dataclass
@@ -128,6 +132,7 @@ def train(spec: ArchSpec, dataset: Dataset, out: str | Path, config: TrainConfig
     torch.manual_seed(cfg.seed)
     model = build_model(spec).to(where.device)
     opt = sched.optimizer(model.parameters(), lr=base_lr)
+    lr_schedule = sched.scheduler(opt, epochs)
     train_split = dataset.train.subset(cfg.train_subset, cfg.seed).to(where.device)
     batches = Batches(dataset, train_split, max(1, batch_size // where.world), train=True, seed=cfg.seed,
                       shard=(where.rank, where.world))
@@ -139,14 +144,13 @@ def train(spec: ArchSpec, dataset: Dataset, out: str | Path, config: TrainConfig
     first_epoch = 0
     ckpt_path = work / rundir.CHECKPOINT
     if resume and ckpt_path.is_file():
-        first_epoch, history = _restore(ckpt_path, spec, settings, model, opt, batches)
+        first_epoch, history = _restore(ckpt_path, spec, settings, model, opt, lr_schedule, batches)
     net: nn.Module = nn.parallel.DistributedDataParallel(model) if where.world > 1 else model
+    board = _tensorboard(work) if where.main else None
 
     model.train()
     for epoch in range(first_epoch, epochs):
-        lr = sched.lr_at(epoch, epochs, base_lr)
-        for group in opt.param_groups:
-            group["lr"] = lr
+        lr = opt.param_groups[0]["lr"]
         t0 = time.perf_counter()
         loss_sum, wrong, n = torch.zeros((), device=where.device), torch.zeros((), device=where.device), 0
         bar = tqdm(batches, desc=f"epoch {epoch + 1}/{epochs}", disable=not (progress and where.main),
@@ -157,6 +161,7 @@ def train(spec: ArchSpec, dataset: Dataset, out: str | Path, config: TrainConfig
             wrong += err
             n += len(y)
         seconds = time.perf_counter() - t0
+        lr_schedule.step()
         if where.main:
             test_loss, test_err = evaluate(model, test)
             row = {"epoch": epoch + 1, "lr": lr, "train_loss": loss_sum.item() / n, "train_error": wrong.item() / n,
@@ -166,14 +171,19 @@ def train(spec: ArchSpec, dataset: Dataset, out: str | Path, config: TrainConfig
                 tqdm.write(f"epoch {epoch + 1}/{epochs}: train error {row['train_error']:.4f}, "
                            f"test error {test_err:.4f} ({seconds:.1f} s)")
             _write_history(work, history)
+            for name in ("train_loss", "train_error", "test_loss", "test_error", "lr"):
+                board.add_scalar(name.replace("_", "/", 1) if name != "lr" else name, row[name], epoch + 1)
+            board.flush()
             rundir.save_torch(ckpt_path, {"spec": spec.to_dict(), "settings": settings, "epoch": epoch + 1,
                                           "model": model.state_dict(), "optimizer": opt.state_dict(),
+                                          "scheduler": lr_schedule.state_dict(),
                                           "generator": batches.generator.get_state(), "history": history})
         if where.world > 1:
             dist.barrier()
 
     if not where.main:
         return out
+    board.close()
     last = history[-1] if history else {}
     rundir.write_network(work, spec, model, {
         **settings, "test_error": last.get("test_error"), "test_loss": last.get("test_loss"),
@@ -184,8 +194,15 @@ def train(spec: ArchSpec, dataset: Dataset, out: str | Path, config: TrainConfig
     return rundir.finish(work)
 
 
+def _tensorboard(work: Path) -> Any:
+    """A SummaryWriter into the run directory (imported here: tensorboard loads in about a second)."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    return SummaryWriter(str(work / TENSORBOARD))
+
+
 def _restore(path: Path, spec: ArchSpec, settings: dict[str, Any], model: nn.Module, opt: torch.optim.Optimizer,
-             batches: Batches) -> tuple[int, list[dict[str, Any]]]:
+             lr_schedule: torch.optim.lr_scheduler.LRScheduler, batches: Batches) -> tuple[int, list[dict[str, Any]]]:
     """Load a checkpoint into ``model``/``opt``/``batches``; one from another spec or setup is an error.
 
     A checkpoint holds only tensors and plain values (the SGD state is tensors and numbers, the data
@@ -206,6 +223,7 @@ def _restore(path: Path, spec: ArchSpec, settings: dict[str, Any], model: nn.Mod
     try:
         model.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["optimizer"])
+        lr_schedule.load_state_dict(ckpt["scheduler"])
         batches.generator.set_state(ckpt["generator"])
     except (RuntimeError, ValueError, KeyError, TypeError) as e:
         raise DevbenchError(f"{path} is a damaged checkpoint ({type(e).__name__}); remove it or train without "

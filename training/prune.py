@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -120,14 +120,20 @@ class PruneConfig:
 
 
 def prune(run: rundir.Run, dataset: Dataset, out: str | Path, config: PruneConfig | None = None,
-          progress: bool = True) -> Path:
-    """Prune a trained run; writes ``stage_NNNN/`` run dirs, the prune history and a summary into ``out``."""
+          progress: bool = True, criterion: Criterion | str | None = None) -> Path:
+    """Prune a trained run; writes ``stage_NNNN/`` run dirs, the prune history and a summary into ``out``.
+
+    ``criterion`` is a registered name or any :class:`Criterion` object (a notebook's own saliency:
+    one class with ``scores``, no registration needed); it wins over ``config.method``.
+    """
     cfg = config or PruneConfig()
+    if not isinstance(criterion, Criterion):
+        criterion = get_criterion(criterion or cfg.method, cfg.seed)
+    cfg = replace(cfg, method=getattr(criterion, "name", type(criterion).__name__))
     spec, model = run.spec, run.model
     if tuple(spec.input_shape) != dataset.input_shape or spec.num_classes != dataset.num_classes:
         raise DevbenchError(f"{run.path} was trained for input {list(spec.input_shape)} and {spec.num_classes} "
                             f"classes, not dataset {dataset.name!r}")
-    criterion = get_criterion(cfg.method, cfg.seed)
     where = setup_device(cfg.device)
     model.to(where.device)
     pruner = Pruner(model, spec, criterion)

@@ -37,10 +37,10 @@ class Schedule:
                 out.append(m)
         return out
 
-    def lr_at(self, epoch: int, epochs: int, lr: float | None = None) -> float:
-        """Learning rate during 0-based ``epoch`` of an ``epochs``-long run."""
-        passed = sum(1 for m in self.milestone_epochs(epochs) if epoch >= m)
-        return (lr if lr is not None else self.lr) * self.gamma**passed
+    def scheduler(self, optimizer: torch.optim.Optimizer, epochs: int) -> torch.optim.lr_scheduler.MultiStepLR:
+        """torch's step decay at this recipe's milestones scaled to ``epochs``; stepped once per epoch,
+        and checkpointed with the optimizer, so a resumed run continues the same schedule."""
+        return torch.optim.lr_scheduler.MultiStepLR(optimizer, self.milestone_epochs(epochs), self.gamma)
 
     def optimizer(self, params, lr: float, weight_decay: float | None = None) -> torch.optim.SGD:
         wd = self.weight_decay if weight_decay is None else weight_decay

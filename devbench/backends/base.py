@@ -42,6 +42,8 @@ class CompileRequest:
     module: torch.nn.Module
     target: Target
     batch: int = 1
+    #: which tuning database a tuning backend applies: "none", "default" (the target's) or a folder
+    tuning: str = "default"
 
 
 class Backend(Protocol):

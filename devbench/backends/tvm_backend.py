@@ -199,37 +199,43 @@ class TVMBackend:
                        artifact="model.so")
 
     def version_key(self, request: CompileRequest) -> str:
-        from devbench.tuning.database import database_fingerprint
+        from devbench.tuning.database import fingerprint_at, tuning_dir
 
         # the installed version, read without importing TVM (seconds) on a cache hit
         target = request.target
         tvm_version = metadata.version("apache-tvm")
         # only what changes the compiled code: two boards with the same CPU and threads share artifacts
-        return (f"tvm={tvm_version};pipeline={PIPELINE_VERSION};db={database_fingerprint(target)};"
+        db = fingerprint_at(tuning_dir(target, request.tuning))
+        return (f"tvm={tvm_version};pipeline={PIPELINE_VERSION};db={db};"
                 f"target={json.dumps(compiled_target_dict(target), sort_keys=True)};cc={target.cross_compiler}")
 
     def compile(self, request: CompileRequest, out_dir: Path) -> dict[str, Any]:
         from devbench.backends.example_input import example_input
         from devbench.native_log import native_stderr
-        from devbench.tuning.database import database_fingerprint, open_database, records_for
+        from devbench.tuning.database import fingerprint_at, open_database_at, records_for, tuned_for, tuning_dir
 
         with native_stderr():  # TVM's and LLVM's C++ warnings: through logging, shown with -v
             target = tvm_target(request.target)
             mod, frontend = prepare(request.module, example_input(request), target)
-            database = open_database(request.target, create=False)
+            folder = tuning_dir(request.target, request.tuning)
+            database = open_database_at(folder, create=False) if folder is not None else None
             exe, tuned_kernels = build(mod, target, database)
             out = Path(out_dir) / self.info.artifact
             out.parent.mkdir(parents=True, exist_ok=True)
             export_library(exe, out, request.target)
             trials = records_for(database, mod, target) if database is not None else 0
+        # kernels tuned while tuning other networks (they share the database): say which
+        tuned_networks = tuned_for(folder) if tuned_kernels and folder is not None else []
+        via = "" if request.spec.name in tuned_networks else ", ".join(tuned_networks)
         return {
             "frontend": frontend,
             "tvm_target": str(target),
             "tuned": tuned_kernels > 0,
             "tuned_kernels": tuned_kernels,
             "trials": trials,
-            "database": str(database_path(request.target)) if database is not None else None,
-            "tuning_db": database_fingerprint(request.target) if database is not None else "",
+            "database": str(folder) if database is not None else None,
+            "tuning_db": fingerprint_at(folder) if database is not None else "",
+            "tuned_via": via,
         }
 
     def load(self, artifact: str, x: np.ndarray, threads: int, device: str) -> Loaded:
@@ -308,12 +314,6 @@ def relax_vm(artifact: str, device: str) -> tuple[Any, Any]:
 
     dev = tvm.device(device, 0)
     return relax.VirtualMachine(tvm.runtime.load_module(artifact), dev), dev
-
-
-def database_path(target: Target) -> Path:
-    from devbench.tuning.database import database_dir
-
-    return database_dir(target)
 
 
 def cross_compiler(compiler: str) -> Any:

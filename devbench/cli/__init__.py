@@ -224,6 +224,13 @@ def add_db_argument(parser: argparse.ArgumentParser) -> None:
                         help=f"results database (default $DEVBENCH_DB or {default_db_path()})")
 
 
+def add_tuning_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--tuning", default="default", metavar="none|default|PATH",
+                        help="TVM's schedules: none (untuned, whatever was tuned), default (the target's tuning "
+                             "database, shared by every network tuned for it) or PATH (another database folder); "
+                             "the row records which, its trials and whether they came from tuning other networks")
+
+
 def open_store(args: argparse.Namespace):
     """The results store named by ``--db`` (or the default path)."""
     from devbench.paths import default_db_path

@@ -11,6 +11,7 @@ from devbench.cli import (
     add_db_argument,
     add_format_argument,
     add_target_arguments,
+    add_tuning_argument,
     count_up_to,
     csv_list,
     non_negative_float,
@@ -53,6 +54,7 @@ def add_measure_arguments(p: argparse.ArgumentParser, rounds: int | None = None)
                    help=f"tolerance of the output check (default: {DEFAULT_ATOL:g})")
     p.add_argument("--trust-new-host", action="store_true",
                    help="accept and remember the host key of an SSH board seen for the first time")
+    add_tuning_argument(p)
     add_db_argument(p)
     add_format_argument(p)
 
@@ -70,7 +72,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def settings_from(args: argparse.Namespace) -> MeasureSettings:
     return MeasureSettings(batch=args.batch, warmup=args.warmup, repeats=args.repeats, min_time_s=args.min_time,
                            max_time_s=args.max_time, rounds=args.rounds, check=not args.no_check, atol=args.atol,
-                           accuracy=args.accuracy, data_dir=args.data_dir)
+                           accuracy=args.accuracy, data_dir=args.data_dir, tuning=args.tuning)
 
 
 def explain(rows: list[ResultRow], atol: float) -> None:

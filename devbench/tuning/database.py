@@ -12,11 +12,17 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
+from devbench.errors import DevbenchError
 from devbench.paths import cache_dir
 from devbench.targets import Target
 
 WORKLOADS = "database_workload.json"
 RECORDS = "database_tuning_record.json"
+#: the networks ``devbench tune`` tuned into a database, one name per line: a row whose kernels came from
+#: tuning *other* networks says which
+TUNED_FOR = "tuned_networks.txt"
+#: ``--tuning`` besides a database folder's path: no database, or the target's own
+TUNING_CHOICES = ("none", "default")
 
 
 def database_dir(target: Target, root: Path | None = None) -> Path:
@@ -24,11 +30,29 @@ def database_dir(target: Target, root: Path | None = None) -> Path:
     return Path(root) / target.name if root is not None else cache_dir("tuning") / target.name
 
 
+def tuning_dir(target: Target, tuning: str = "default") -> Path | None:
+    """The database folder a compile with ``--tuning`` reads: none for ``none`` (untuned by choice),
+    the target's own for ``default``, else the folder named, which must hold a database."""
+    if tuning == "none":
+        return None
+    if tuning == "default":
+        return database_dir(target)
+    d = Path(tuning).expanduser()
+    if not (d / RECORDS).is_file():
+        raise DevbenchError(f"--tuning {tuning}: no tuning database there (no {RECORDS}); give none, default or "
+                            f"a folder `devbench tune` wrote, e.g. {cache_dir('tuning') / target.name}")
+    return d
+
+
 def open_database(target: Target, root: Path | None = None, create: bool = True) -> Any | None:
     """The target's ``JSONDatabase``; ``None`` when it does not exist and ``create`` is false."""
+    return open_database_at(database_dir(target, root), create)
+
+
+def open_database_at(d: Path, create: bool = True) -> Any | None:
+    """The ``JSONDatabase`` in folder ``d``; ``None`` when it does not exist and ``create`` is false."""
     from tvm.s_tir import meta_schedule as ms
 
-    d = database_dir(target, root)
     if not create and not (d / RECORDS).is_file():
         return None
     d.mkdir(parents=True, exist_ok=True)
@@ -39,10 +63,28 @@ def open_database(target: Target, root: Path | None = None, create: bool = True)
 
 def database_fingerprint(target: Target, root: Path | None = None) -> str:
     """A short hash of the records file: part of the artifact cache key, so new tuning recompiles."""
-    path = database_dir(target, root) / RECORDS
-    if not path.is_file():
+    return fingerprint_at(database_dir(target, root))
+
+
+def fingerprint_at(d: Path | None) -> str:
+    """:func:`database_fingerprint` of the database in folder ``d`` (``none`` without one)."""
+    path = None if d is None else d / RECORDS
+    if path is None or not path.is_file():
         return "none"
     return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+
+
+def tuned_for(d: Path) -> list[str]:
+    """The networks tuned into the database in ``d``, in the order they were first tuned."""
+    path = d / TUNED_FOR
+    return path.read_text().split() if path.is_file() else []
+
+
+def add_tuned_for(d: Path, name: str) -> None:
+    """Record that ``name`` was tuned into the database in ``d`` (once)."""
+    if name and name not in tuned_for(d):
+        with open(d / TUNED_FOR, "a") as f:
+            f.write(name + "\n")
 
 
 def tuned_workloads(database: Any, tasks: list[Any]) -> list[int]:

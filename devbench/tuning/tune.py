@@ -99,8 +99,8 @@ def _tune(network: ArchSpec | torch.nn.Module, target: Target, trials: int, time
     from tvm.s_tir import meta_schedule as ms
 
     from devbench.backends.tvm_backend import prepare, tvm_target
+    from devbench.tuning.database import add_tuned_for, network_ms, open_database, tuned_workloads
     from devbench.tuning.database import database_dir as db_dir
-    from devbench.tuning.database import network_ms, open_database, tuned_workloads
     from devbench.tuning.progress import Progress
     from devbench.tuning.runners import make_builder, make_runner
     from devbench.tuning.templates import seed_templates
@@ -165,4 +165,6 @@ def _tune(network: ArchSpec | torch.nn.Module, target: Target, trials: int, time
         report.best_us.update({progress.names[i]: us for i, us in progress.best_us.items()})
     report.network_ms = network_ms(database, all_tasks)
     report.wall_s = time.monotonic() - start
+    if isinstance(network, ArchSpec) and (report.seeded or report.tuned or report.reused):
+        add_tuned_for(report.database, network.name)
     return report

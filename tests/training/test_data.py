@@ -48,3 +48,15 @@ def test_fashion_mnist_from_debian_files():
     ds = load_dataset("fashion_mnist")
     assert ds.input_shape == (1, 28, 28) and len(ds.train) == 60000 and len(ds.test) == 10000
     assert sorted(ds.train.labels.unique().tolist()) == list(range(10))
+
+
+def test_torchrun_shards_see_the_single_process_batches_augmented_alike(synthetic):
+    """Two ranks' batches, interleaved back (rank r holds every 2nd image from r), are exactly the
+    single-process run's batches: same images, same crops and flips, epoch after epoch."""
+    split = synthetic.train.subset(96)
+    single = Batches(synthetic, split, 32, train=True, seed=5)
+    ranks = [Batches(synthetic, split, 16, train=True, seed=5, shard=(r, 2)) for r in (0, 1)]
+    for _ in range(2):  # the second epoch's order comes from the generator the first epoch advanced
+        for (x, y), (x0, y0), (x1, y1) in zip(single, *ranks, strict=True):
+            torch.testing.assert_close(torch.stack([x0, x1], 1).flatten(0, 1), x)
+            assert torch.equal(torch.stack([y0, y1], 1).flatten(), y)

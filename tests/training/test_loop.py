@@ -24,6 +24,20 @@ def test_run_dir_has_spec_weights_metrics_history(tiny_run):
     assert m["params"] > 0 and m["macs"] > 0 and 0 <= m["test_error"] <= 1
     rows = list(csv.DictReader(open(tiny_run / "history.csv")))
     assert [r["epoch"] for r in rows] == ["1", "2"]
+    # the WRN recipe's decay (x0.2 at 30% of the run) scaled to 2 epochs: one step, after epoch 1
+    assert [float(r["lr"]) for r in rows] == pytest.approx([0.05, 0.01])
+
+
+def test_tensorboard_holds_the_history_curves(tiny_run):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(tiny_run / loop.TENSORBOARD))
+    events.Reload()
+    rows = list(csv.DictReader(open(tiny_run / "history.csv")))
+    for tag, column in (("test/error", "test_error"), ("train/loss", "train_loss"), ("lr", "lr")):
+        scalars = events.Scalars(tag)
+        assert [e.step for e in scalars] == [1, 2]
+        assert [e.value for e in scalars] == pytest.approx([float(r[column]) for r in rows], rel=1e-6)
 
 
 def _interrupt_in_epoch_2(synthetic, out, monkeypatch):

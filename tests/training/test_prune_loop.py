@@ -7,7 +7,7 @@ import torch
 
 from devbench.cli import main
 from devbench.models import ArchSpec, count_params
-from devbench.training import PruneConfig, load_run, prune
+from devbench.training import Criterion, PruneConfig, load_run, prune
 
 
 def test_prune_writes_compressed_stages_and_history(synthetic, tiny_run, tmp_path):
@@ -29,6 +29,28 @@ def test_prune_writes_compressed_stages_and_history(synthetic, tiny_run, tmp_pat
     assert [w - r for w, r in zip(run.spec.widths, removed, strict=True)] == last.widths
     stage = load_run(out / "stage_0006")  # loads: the weights fit the compressed spec
     assert stage.model(torch.zeros(1, *last.input_shape)).shape == (1, 10)
+
+
+class LastChannelFirst(Criterion):
+    """A notebook's own criterion: the highest channel index of the widest block is the least salient."""
+
+    name = "last_channel_first"
+
+    def scores(self, blocks):
+        widest = max(range(len(blocks)), key=lambda i: blocks[i].inner)
+        return [-torch.arange(b.inner, dtype=torch.float) if i == widest else torch.full((b.inner,), 1e9)
+                for i, b in enumerate(blocks)]
+
+
+def test_prune_takes_a_criterion_object(synthetic, tiny_run, tmp_path):
+    run = load_run(tiny_run)
+    out = prune(run, synthetic, tmp_path / "p", PruneConfig(prune_every=1, prunes=2, save_every=2), progress=False,
+                criterion=LastChannelFirst())
+    history = json.loads((out / "prune_history.json").read_text())
+    widest = max(range(len(run.spec.widths)), key=lambda i: run.spec.widths[i])
+    assert [(e["block"], e["channel"]) for e in history] == [(widest, run.spec.widths[widest] - 1),
+                                                              (widest, run.spec.widths[widest] - 2)]
+    assert json.loads((out / "metrics.json").read_text())["method"] == "last_channel_first"
 
 
 def test_too_many_prunes_is_exit_2_and_leaves_nothing(tiny_run, tmp_path, capsys):
