@@ -162,6 +162,8 @@ def train(spec: ArchSpec, dataset: Dataset, out: str | Path, config: TrainConfig
             n += len(y)
         seconds = time.perf_counter() - t0
         lr_schedule.step()
+        if where.world > 1:
+            loss_sum, wrong, n = _whole_epoch(model, loss_sum, wrong, n, where.world)
         if where.main:
             test_loss, test_err = evaluate(model, test)
             row = {"epoch": epoch + 1, "lr": lr, "train_loss": loss_sum.item() / n, "train_error": wrong.item() / n,
@@ -192,6 +194,21 @@ def train(spec: ArchSpec, dataset: Dataset, out: str | Path, config: TrainConfig
         "world_size": where.world,
     })
     return rundir.finish(work)
+
+
+def _whole_epoch(model: nn.Module, loss_sum: torch.Tensor, wrong: torch.Tensor, n: int, world: int
+                 ) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """Under torchrun, each rank saw its share of every batch: the epoch's loss and errors summed over
+    every rank, and batch norm's running statistics averaged over them (as timm's ``distribute_bn``
+    does; SyncBatchNorm has no CPU implementation), so rank 0 evaluates and saves what the whole data
+    made, as a single process would."""
+    totals = torch.stack([loss_sum.float(), wrong.float(), torch.tensor(float(n), device=loss_sum.device)])
+    dist.all_reduce(totals)
+    for name, buffer in model.named_buffers():
+        if name.endswith(("running_mean", "running_var")):
+            dist.all_reduce(buffer)
+            buffer /= world
+    return totals[0], totals[1], int(totals[2].item())
 
 
 def _tensorboard(work: Path) -> Any:

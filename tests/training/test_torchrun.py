@@ -1,13 +1,13 @@
 """One training run under ``torchrun`` (DDP, gloo, two CPU processes) matches the same run in one process.
 
 Both runs are real ``devbench train`` subprocesses with the same seed, so they share the initial
-weights, the training subset and the order of the examples: each of the two ranks takes every other
-image of each 64-image batch and DDP averages their gradients, which is the single process's mean
-gradient over the same 64 images. They still cannot be bit-equal: batch norm normalises each rank's
-32 images by their own statistics, and each rank draws its crops and flips for its 32 images from
-its own generator (seeded alike on both ranks), so the images are augmented differently from the
-single process, and from the second epoch on the example order differs too (the generator has been
-drawn from fewer times). The tolerances below are therefore measured, not derived; see the comments.
+weights, the training subset, the order of the examples and every crop and flip: each of the two
+ranks takes every other image of each batch, draws the augmentation of the whole batch and keeps its
+share, and DDP averages the two gradients into the single process's mean gradient over the same
+images. They still cannot be bit-equal: during training batch norm normalises each rank's half of a
+batch by that half's statistics (SyncBatchNorm has no CPU implementation; the running statistics are
+averaged over the ranks after every epoch). The tolerances below are therefore measured, not
+derived; see the comments.
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ pytestmark = [
     pytest.mark.skipif(not Path("/usr/share/datasets/fashion-mnist").is_dir(), reason="dataset-fashion-mnist missing"),
 ]
 
-TRAIN = ["-m", "devbench", "train", "--model", "resnet8", "--dataset", "fashion_mnist", "--train-subset", "1024",
-         "--test-subset", "500", "--epochs", "2", "--batch-size", "64", "--seed", "0", "--no-progress"]
+TRAIN = ["-m", "devbench", "train", "--model", "resnet8", "--dataset", "fashion_mnist", "--train-subset", "2048",
+         "--test-subset", "1000", "--epochs", "3", "--batch-size", "128", "--seed", "0", "--no-progress"]
 
 
 def _train(cmd: list[str], out: Path, cwd: Path) -> dict:
@@ -57,22 +57,19 @@ def test_torchrun_two_processes_matches_one(tmp_path):
                  tmp_path / "ddp", tmp_path)
 
     assert single["world_size"] == 1 and ddp["world_size"] == 2
-    assert single["batch_size"] == ddp["batch_size"] == 64  # the global batch; each rank trains on 32
+    assert single["batch_size"] == ddp["batch_size"] == 128  # the global batch; each rank trains on 64
 
     # both learnt (chance is 0.90), so the comparison below is between trained networks
     assert single["test_error"] < 0.7 and ddp["test_error"] < 0.7
 
-    # What the tolerances stand on (resnet8, 1024 images, 2 epochs, 32 steps, seeds 0, 1, 2):
-    #   torchrun vs one process: test errors 0.466 vs 0.488 (seed 0, one thread), 0.512 vs 0.504,
-    #     0.544 vs 0.560; relative L2 distance of the weights 0.051, 0.064, 0.074.
-    #   one process vs one process whose crops and flips are drawn the way the two ranks draw them
-    #     (batch norm on the whole batch): 0.466 vs 0.512, 0.492 vs 0.522, 0.560 vs 0.534; 0.057, 0.068, 0.069.
-    # So the two runs differ by what other augmentation draws alone cause; splitting batch norm adds
-    # little. Test error within 6 points (the largest of these differences was 4.6; the binomial standard
-    # error of one error rate on 500 images is ~2.2 points), and the weights' relative distance below
-    # 0.15, twice the largest measured.
-    assert abs(single["test_error"] - ddp["test_error"]) <= 0.06, (single["test_error"], ddp["test_error"])
+    # What the tolerances stand on (resnet8, 2048 images, 3 epochs of batch 128, 1000 test images; seeds
+    # 0, 1, 2): test errors 0.475 vs 0.472, 0.426 vs 0.427, 0.462 vs 0.486; relative L2 distance of the
+    # weights 0.015, 0.023, 0.027. (With batch 64 and 2 epochs the two stayed as close in weights, 0.03-0.06,
+    # but an undertrained network's error moved up to 14 points: too fragile to compare.) Test error within
+    # 4 points (the binomial standard error of one error rate on 1000 images is ~1.6 points), the weights'
+    # relative distance below 0.06, twice the largest measured.
+    assert abs(single["test_error"] - ddp["test_error"]) <= 0.04, (single["test_error"], ddp["test_error"])
 
     a, b = _params(tmp_path / "single"), _params(tmp_path / "ddp")
     rel = ((a - b).norm() / a.norm()).item()
-    assert rel < 0.15, rel
+    assert rel < 0.06, rel
