@@ -128,6 +128,9 @@ def judge_scratch(pruned: Mapping[int, float], scratch: Mapping[int, float], sub
     if iv.low is None:
         return Evidence(claim, subject, INCONCLUSIVE, f"one seed gives no interval (scratch minus pruned error "
                                                       f"{_points(iv.mean)} points)", iv)
+    if iv.high <= 0:
+        return Evidence(claim, subject, SUPPORTED, f"from scratch it is better, by {-iv.mean * 100:.2f} points "
+                                                   f"({_ci(iv)})", iv)
     if iv.high <= margin:
         return Evidence(claim, subject, SUPPORTED, f"from scratch it is at most {iv.high * 100:.2f} points worse, "
                                                    f"within the {within} ({_ci(iv)})", iv)
