@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
-from devbench.cli import positive_int
+from devbench.cli import add_text_format_argument, positive_int
 
 HELP = "the paper in one command: train, prune, reduce, retrain and time from a recipe; report the three claims"
 
@@ -23,6 +24,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="a dask scheduler (tcp://host:8786) whose workers see --out, instead of a local cluster")
     p.add_argument("--device", choices=("cpu", "cuda"), help="default: cuda when there is one")
+    add_text_format_argument(p)
     p.epilog = ("Every stage is stored in OUT/stages keyed by its content: a rerun, or a run after Ctrl-C or a "
                 "crash, recomputes nothing finished. OUT/report.md gives each claim a verdict.")
 
@@ -37,12 +39,22 @@ def run(args: argparse.Namespace) -> int:
         engine = Engine.default(make_plan(recipe, device=args.device).device, args.workers, args.scheduler)
         plan = make_plan(recipe, device=args.device, workers=engine.workers)
         select(plan, args.only)  # an --only that matches nothing is an error here too
-        print(plan.describe())
+        if args.format == "json":
+            print(json.dumps({"recipe": recipe.name, "seconds": round(plan.seconds), "workers": plan.workers,
+                              "stages": [{"name": s.name, "kind": s.kind, "key": s.key, "upstream": list(s.upstream),
+                                          "seconds": round(s.seconds)} for s in plan.stages]}, indent=2))
+        else:
+            print(plan.describe())
         return 0
     if args.out is None:
         raise DevbenchError("--out DIR is required (the folder the experiment is stored in)")
     report = run_experiment(recipe, args.out, only=args.only, workers=args.workers, scheduler=args.scheduler,
                             device=args.device, progress=not args.quiet)
+    if args.format == "json":  # the verdicts and where everything is
+        verdicts = json.loads((report.parent / "results.json").read_text())["verdicts"]
+        print(json.dumps({"report": str(report), "results": str(report.parent / "results.csv"),
+                          "verdicts": verdicts}, indent=2))
+        return 0
     print(report.read_text().split("## Verdicts", 1)[1].split("\n## ", 1)[0].strip())
     print(f"\n{report}")
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from devbench.cli import add_db_argument, csv_list, open_store
+from devbench.cli import add_db_argument, add_text_format_argument, csv_list, open_store, print_records
 
 HELP = "plot median latency (95% CI) against params or MACs; with known errors, error figures too"
 
@@ -31,6 +31,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--target", type=csv_list, default=[], help="only these targets, comma-separated")
     p.add_argument("--backend", type=csv_list, default=[], help="only these backends, comma-separated")
     add_db_argument(p)
+    add_text_format_argument(p, table=True)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -42,6 +43,10 @@ def run(args: argparse.Namespace) -> int:
         rows = store.rows(args.model, args.target, args.backend)
     finally:
         store.close()
-    for path in write_figures(rows, out, args.x):
+    written = write_figures(rows, out, args.x)
+    if args.format != "text":
+        print_records([{"path": str(p)} for p in written], args.format)
+        return 0
+    for path in written:
         print(f"wrote {path}")
     return 0

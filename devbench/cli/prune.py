@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
-from devbench.cli import positive_int
+from devbench.cli import add_text_format_argument, positive_int, print_records
 
 HELP = "prune a trained run (fisher, l1 or random) into a sequence of smaller networks"
 
@@ -26,6 +27,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device")
     p.add_argument("--out", type=Path, help="default: RUN_DIR/prune_<method>")
     p.add_argument("--no-progress", action="store_true")
+    add_text_format_argument(p, table=True)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -39,6 +41,11 @@ def run(args: argparse.Namespace) -> int:
                          device=args.device)
     out = prune(run_, dataset, args.out or args.run_dir / f"prune_{args.method}", config,
                 progress=not args.no_progress)
+    if args.format != "text":  # one record per saved stage
+        stages = json.loads((out / "metrics.json").read_text())["stages"]
+        print_records([{"path": str(out / s["stage"]), **{k: s[k] for k in ("prunes", "params", "macs", "test_error")}}
+                       for s in stages], args.format)
+        return 0
     print(f"{out}: {args.prunes} channels removed; stages in {out}/stage_*")
     print(f"name one: devbench register --from {out}/stage_NNNN --name pruned_X [--to DIR]")
     return 0

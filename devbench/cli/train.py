@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from devbench.cli import positive_int
+from devbench.cli import add_text_format_argument, positive_int, print_records
 
 HELP = "train a network (base, reduced, scratch or family member) from scratch"
 
@@ -26,6 +26,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, help="run directory (default: runs/<model>_<dataset>)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run from its checkpoint")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_text_format_argument(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -41,5 +42,8 @@ def run(args: argparse.Namespace) -> int:
     path = train(spec, dataset, out, config, resume=args.resume, progress=not args.no_progress)
     if path.is_dir():  # the main process of a distributed run; the others wrote nothing
         m = load_run(path).metrics
-        print(f"{path}: test error {m['test_error']:.4f}, {m['params']} params, {m['macs']} MACs")
+        if args.format == "json":
+            print_records([{"run": str(path), **{k: m[k] for k in ("test_error", "params", "macs")}}], "json")
+        else:
+            print(f"{path}: test error {m['test_error']:.4f}, {m['params']} params, {m['macs']} MACs")
     return 0

@@ -131,7 +131,8 @@ def write_summary(plan: Plan, out: Path) -> Path:
     evidence = judge(networks, latency)
     claims = [{**e.as_dict(), "claim_text": CLAIMS[e.claim]} for es in evidence.values() for e in es]
     (out / RESULTS_CSV).write_text(to_csv(joined(networks, latency)))
-    (out / RESULTS_JSON).write_text(to_json(networks, latency, claims))
+    overall_ = {c: {"claim": CLAIMS[c], "verdict": v, "why": why} for c, (v, why) in verdicts(evidence).items()}
+    (out / RESULTS_JSON).write_text(to_json(networks, latency, claims, overall_))
     figures = write_figures(networks, latency, out) if networks else []
     report = out / REPORT
     report.write_text(render(plan, out, networks, latency, evidence, figures))

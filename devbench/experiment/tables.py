@@ -96,10 +96,12 @@ def to_csv(rows: Sequence[dict[str, Any]]) -> str:
     return buf.getvalue()
 
 
-def to_json(networks: Sequence[NetworkRow], latency: Sequence[LatencyRow], claims: Sequence[dict[str, Any]]) -> str:
-    """Everything in one document: ``networks``, ``latency`` and the ``claims``' evidence."""
-    return json.dumps({"networks": [asdict(r) for r in networks], "latency": [asdict(r) for r in latency],
-                       "claims": list(claims)}, indent=2) + "\n"
+def to_json(networks: Sequence[NetworkRow], latency: Sequence[LatencyRow], claims: Sequence[dict[str, Any]],
+            verdicts: dict[str, dict[str, str]]) -> str:
+    """Everything in one document: ``networks``, ``latency``, the ``claims``' evidence and each claim's
+    overall ``verdicts``."""
+    return json.dumps({"verdicts": verdicts, "networks": [asdict(r) for r in networks],
+                       "latency": [asdict(r) for r in latency], "claims": list(claims)}, indent=2) + "\n"
 
 
 def network_rows(doc: dict[str, Any]) -> list[NetworkRow]:

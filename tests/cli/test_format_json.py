@@ -26,6 +26,7 @@ CHEAP = {  # verbs that need no training, compiling or measuring
     "family": lambda t, s: ["family", "--from", str(s["pruned"]), "--budgets", "0.3M,600k", "--out", str(t / "fam")],
     "reduce": lambda t, s: ["reduce", "--like", str(s["pruned"]), "--base", str(s["base"]), "--by", "width",
                             "--out", str(t / "red.json")],
+    "experiment --dry-run": lambda t, s: ["experiment", "smoke", "--dry-run", "--device", "cpu"],
 }
 
 
@@ -46,7 +47,23 @@ def test_doctor_format_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert doc["target"] == "local" and doc["ok"] == (code == 0) and {c["backend"] for c in doc["checks"]}
 
 
-@pytest.mark.parametrize("verb", ["compile", "tune", "board", "doctor", "family", "reduce", "models", "targets"])
+def test_train_prune_register_format_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    small = ["--dataset", "synthetic", "--epochs", "1", "--batch-size", "32", "--no-progress", "--format", "json"]
+    assert main(["train", "--model", "wrn_10_1", *small, "--out", str(tmp_path / "run")]) == 0
+    [run] = json.loads(capsys.readouterr().out)
+    assert run["run"] == str(tmp_path / "run") and 0 <= run["test_error"] <= 1 and run["params"] > 0
+    assert main(["prune", "--from", run["run"], "--prunes", "4", "--save-every", "2", "--prune-every", "1",
+                 "--dataset", "synthetic", "--no-progress", "--format", "json"]) == 0
+    stages = json.loads(capsys.readouterr().out)
+    assert [s["prunes"] for s in stages] == [2, 4] and stages[1]["params"] < stages[0]["params"]
+    assert main(["register", "--from", stages[1]["path"], "--name", "json_net", "--to", str(tmp_path / "specs"),
+                 "--format", "json"]) == 0
+    [registered] = json.loads(capsys.readouterr().out)
+    assert Path(registered["spec"]).is_file() and registered["params"] == stages[1]["params"]
+
+
+@pytest.mark.parametrize("verb", ["compile", "tune", "board", "doctor", "family", "reduce", "models", "targets",
+                                  "train", "prune", "register", "plot", "experiment"])
 def test_every_result_verb_offers_json(verb: str, capsys: pytest.CaptureFixture[str]) -> None:
     argv = ["board", "list"] if verb == "board" else [verb]
     with pytest.raises(SystemExit):

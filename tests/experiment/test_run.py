@@ -159,8 +159,11 @@ def test_smoke_end_to_end_interrupted_and_resumed(tmp_path: Path) -> None:
     done = {s.name: (stage_dir(out, s) / STAGE_JSON).read_text() for s in plan.stages if is_done(out, s)}
     assert 4 <= len(done) < len(plan.stages)
 
-    second = subprocess.run(cmd[:-1], cwd=REPO, capture_output=True, text=True, timeout=900)
+    second = subprocess.run([*cmd[:-1], "--format", "json"], cwd=REPO, capture_output=True, text=True, timeout=900)
     assert second.returncode == 0, second.stderr
+    verdicts = json.loads(second.stdout)["verdicts"]
+    assert set(verdicts) == {"reduced_beats_pruned", "scratch_competitive", "reduced_faster"}
+    assert all(v["verdict"] in ("supported", "not supported", "inconclusive") and v["why"] for v in verdicts.values())
     assert f"{len(done)} stages done, {len(plan.stages) - len(done)} to run" in second.stderr
     for name, record in done.items():  # untouched: not retrained, not even rewritten
         assert (stage_dir(out, plan[name]) / STAGE_JSON).read_text() == record
