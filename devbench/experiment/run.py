@@ -24,6 +24,7 @@ import json
 import logging
 import os
 import shutil
+import signal
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
@@ -275,9 +276,15 @@ class Engine:
             with client:
                 yield client
             return
-        with (LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                           dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR) as cluster,
-              Client(cluster) as client):
+        # Ctrl-C in a terminal reaches the whole process group; the workers must leave it to this process,
+        # which closes the cluster (and them): started with SIGINT ignored, they keep ignoring it
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                   dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR)
+        finally:
+            signal.signal(signal.SIGINT, previous)
+        with cluster, Client(cluster) as client:
             yield client
 
 
