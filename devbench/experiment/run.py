@@ -209,8 +209,13 @@ def measure_latency(plan: Plan, stage: Stage, out: Path, progress: bool = True) 
                                     progress=progress)
     finally:
         store.close()
-    by_model = {(c.model, c.backend): c for c in comparisons}
     short = {n: Path(n).stem for n in names}
+    failed = [r for r in rows if r.status == "error"]
+    if failed:  # not a result: nothing is stored, so a rerun measures again
+        shutil.rmtree(work, ignore_errors=True)
+        raise DevbenchError(f"{stage.name}: {short[failed[0].model]} on {failed[0].target} with {failed[0].backend}: "
+                            f"{failed[0].error}")
+    by_model = {(c.model, c.backend): c for c in comparisons}
 
     def why(text: str) -> str:  # the rows name each network by its file; a report names it by its name
         for n, name in short.items():
@@ -222,12 +227,11 @@ def measure_latency(plan: Plan, stage: Stage, out: Path, progress: bool = True) 
     for r in rows:
         c = by_model.get((r.model, r.backend))
         timings.append(LatencyRow(
-            network=net, family=family, budget=i["budget"], arm=arms[names.index(r.model)], model=Path(r.model).stem,
-            target=r.target,
-            backend=r.backend, emulated=r.emulated, params=r.params, median_ms=r.median_ms,
+            network=net, family=family, budget=i["budget"], arm=arms[names.index(r.model)], model=short[r.model],
+            target=r.target, backend=r.backend, emulated=r.emulated, params=r.params, median_ms=r.median_ms,
             ci95_low_ms=r.ci95_low_ms, ci95_high_ms=r.ci95_high_ms,
             unstable=why(c.why if c and c.verdict in ("unstable", "error")
-                         else r.unstable or (r.error or "failed" if r.status != "ok" else "")),
+                         else r.unstable or ("output check failed" if r.status != "ok" else "")),
             ratio=c.ratio if c else None, ratio_ci_low=c.ratio_ci_low if c else None,
             ratio_ci_high=c.ratio_ci_high if c else None, verdict=c.verdict if c else "baseline",
             rounds=c.rounds if c else len(r.round_medians_ms)))
