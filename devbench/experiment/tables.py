@@ -12,7 +12,7 @@ import csv
 import io
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
 #: the arms of the comparison, in the order tables and figures list them
@@ -102,14 +102,3 @@ def to_json(networks: Sequence[NetworkRow], latency: Sequence[LatencyRow], claim
     overall ``verdicts``."""
     return json.dumps({"verdicts": verdicts, "networks": [asdict(r) for r in networks],
                        "latency": [asdict(r) for r in latency], "claims": list(claims)}, indent=2) + "\n"
-
-
-def network_rows(doc: dict[str, Any]) -> list[NetworkRow]:
-    """The network rows of a ``results.json`` document (the figures can be redrawn from the file)."""
-    names = {f.name for f in fields(NetworkRow)}
-    return [NetworkRow(**{k: v for k, v in r.items() if k in names}) for r in doc.get("networks", [])]
-
-
-def latency_rows(doc: dict[str, Any]) -> list[LatencyRow]:
-    names = {f.name for f in fields(LatencyRow)}
-    return [LatencyRow(**{k: v for k, v in r.items() if k in names}) for r in doc.get("latency", [])]
