@@ -31,13 +31,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from devbench.errors import DevbenchError
-    from devbench.experiment import load_recipe, make_plan
-    from devbench.experiment.run import Engine, run_experiment, select
+    from devbench.experiment import load_recipe
+    from devbench.experiment.run import planned, run_experiment, select
 
     recipe = load_recipe(args.recipe, data_dir=args.data_dir)
     if args.dry_run:
-        engine = Engine.default(make_plan(recipe, device=args.device).device, args.workers, args.scheduler)
-        plan = make_plan(recipe, device=args.device, workers=engine.workers)
+        plan, _ = planned(recipe, args.device, args.workers, args.scheduler)
         select(plan, args.only)  # an --only that matches nothing is an error here too
         if args.format == "json":
             print(json.dumps({"recipe": recipe.name, "seconds": round(plan.seconds), "workers": plan.workers,

@@ -189,16 +189,22 @@ def _short(n: float) -> str:
     return f"{n:.0f}"
 
 
-def make_plan(recipe: Recipe, device: str | None = None, macs_per_s: float | None = None,
-              workers: int = 1) -> Plan:
-    """The plan of ``recipe``; ``device`` defaults to cuda when there is one, the throughput to its
-    :data:`MACS_PER_S`. A parameter budget no reduced variant can match is a :class:`DevbenchError`."""
+def resolve_device(device: str | None) -> str:
+    """``device``, checked; without one, cuda when there is a GPU, else cpu."""
     if device is None:
         import torch
 
         device = "cuda" if torch.cuda.is_available() else "cpu"
     if device not in MACS_PER_S:
         raise DevbenchError(f"unknown device {device!r} (known: {', '.join(MACS_PER_S)})")
+    return device
+
+
+def make_plan(recipe: Recipe, device: str | None = None, macs_per_s: float | None = None,
+              workers: int = 1) -> Plan:
+    """The plan of ``recipe``; ``device`` defaults to cuda when there is one, the throughput to its
+    :data:`MACS_PER_S`. A parameter budget no reduced variant can match is a :class:`DevbenchError`."""
+    device = resolve_device(device)
     rate = macs_per_s or MACS_PER_S[device]
     version = code_version()
     stages: list[Stage] = []

@@ -292,6 +292,17 @@ class Engine:
             yield client
 
 
+def planned(recipe: Recipe, device: str | None = None, workers: int | None = None,
+            scheduler: str | None = None) -> tuple[Plan, Engine]:
+    """The plan of ``recipe`` and the engine it runs on: the device resolved once, the workers sized to it
+    (what ``--dry-run`` prints and what a run does are one computation)."""
+    from devbench.experiment.plan import make_plan, resolve_device
+
+    device = resolve_device(device)
+    engine = Engine.default(device, workers, scheduler)
+    return make_plan(recipe, device=device, workers=engine.workers), engine
+
+
 def run_stages(plan: Plan, todo: Sequence[Stage], out: Path, client: Any, threads: int,
                on_done: Callable[[Stage], None]) -> None:
     """Submit the training and pruning stages ``todo`` to dask's ``client``, each with its upstream
@@ -333,13 +344,10 @@ def run_experiment(recipe: Recipe, out: str | Path, only: Sequence[str] = (), wo
     """
     from tqdm import tqdm
 
-    from devbench.experiment.plan import make_plan
     from devbench.experiment.summary import write_summary
 
     out = Path(out)
-    plan0 = make_plan(recipe, device=device)
-    engine = Engine.default(plan0.device, workers, scheduler)
-    plan = make_plan(recipe, device=plan0.device, workers=engine.workers)
+    plan, engine = planned(recipe, device, workers, scheduler)
     chosen = select(plan, only)
     left = [s for s in chosen if not is_done(out, s)]
     training = [s for s in left if s.kind != "latency"]
