@@ -268,6 +268,7 @@ class Engine:
     @contextlib.contextmanager
     def client(self) -> Iterator[Any]:
         """A dask client, connected; a local cluster is started for it and shut down with it."""
+        import dask
         from distributed import Client, LocalCluster
 
         # dask sets its loggers to INFO; they follow devbench's -v like every other library's
@@ -284,12 +285,28 @@ class Engine:
         # which closes the cluster (and them): started with SIGINT ignored, they keep ignoring it
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
         try:
-            cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                   dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR)
+            with dask.config.set({SPAWN_ENVIRON: _worker_environ()}):
+                cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
+                                       host="127.0.0.1", dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR)
         finally:
             signal.signal(signal.SIGINT, previous)
         with cluster, Client(cluster) as client:
             yield client
+
+
+#: the environment dask's nanny gives a worker process before it starts
+SPAWN_ENVIRON = "distributed.nanny.pre-spawn-environ"
+
+
+def _worker_environ() -> dict[str, Any]:
+    """dask's worker environment less ``MALLOC_TRIM_THRESHOLD_``: dask sets it to 64 KiB so that workers
+    hand freed memory back to the OS, but then every training step's tensors are unmapped and faulted in
+    again, which made each worker train at about 0.55x the speed of a plain process here
+    (``benchmarks/training_speed.py``, part 3). Thread counts stay dask's (one); :func:`execute` sets
+    torch's own."""
+    import dask
+
+    return {k: v for k, v in dask.config.get(SPAWN_ENVIRON, {}).items() if k != "MALLOC_TRIM_THRESHOLD_"}
 
 
 def planned(recipe: Recipe, device: str | None = None, workers: int | None = None,
