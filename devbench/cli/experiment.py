@@ -17,7 +17,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                                             "(required unless --dry-run)")
     p.add_argument("--only", action="append", default=[], metavar="STAGE",
                    help="run only stages matching this name or glob (and what they need); repeatable")
-    p.add_argument("--dry-run", action="store_true", help="print the plan: every run, how many, how long")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print the plan: every run, how many, how long (timed on this machine), and with --out "
+                        "how many are stored")
     p.add_argument("--data-dir", help="where CIFAR lives (wins over the recipe's [dataset] data_dir)")
     p.add_argument("--workers", type=positive_int,
                    help="parallel training processes (default: one per core, one thread each; one per GPU)")
@@ -32,18 +34,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from devbench.errors import DevbenchError
     from devbench.experiment import load_recipe
-    from devbench.experiment.run import planned, run_experiment, select
+    from devbench.experiment.run import dry_run, run_experiment
 
     recipe = load_recipe(args.recipe, data_dir=args.data_dir)
     if args.dry_run:
-        plan, _ = planned(recipe, args.device, args.workers, args.scheduler)
-        select(plan, args.only)  # an --only that matches nothing is an error here too
-        if args.format == "json":
-            print(json.dumps({"recipe": recipe.name, "seconds": round(plan.seconds), "workers": plan.workers,
-                              "stages": [{"name": s.name, "kind": s.kind, "key": s.key, "upstream": list(s.upstream),
-                                          "seconds": round(s.seconds)} for s in plan.stages]}, indent=2))
-        else:
-            print(plan.describe())
+        print(dry_run(recipe, args.out, args.only, args.workers, args.scheduler, args.device,
+                      as_json=args.format == "json"))
         return 0
     if args.out is None:
         raise DevbenchError("--out DIR is required (the folder the experiment is stored in)")

@@ -18,14 +18,15 @@ recomputed; change an epoch count and exactly the stages downstream of it get ne
 
 *Estimated time* (a deliberately simple model, good to a factor of two): a training step costs three
 forward passes (forward, backward for activations and for weights), so a run takes ``(train images x
-epochs x 3 + test images x epochs) x MACs / throughput`` seconds, with an assumed per-process throughput
-of :data:`MACS_PER_S` (measured on this project's 2-core CPU with one thread per process: ResNet-20 and
-DenseNet-BC-40 on Fashion-MNIST trained at 1.4-2.2e10 MAC/s; the GPU figure is an assumption, not a
-measurement: WRN-40-2's 200 CIFAR-10 epochs in about an hour). A pruned network's size before pruning
-has run is estimated from its budget (or, for a prune stage, from the fraction of channels removed), and
-MACs are taken to shrink in proportion to parameters. ``make_plan(macs_per_s=...)`` takes a measured
-figure instead (:func:`devbench.experiment.throughput.measure_macs_per_s`). A latency comparison costs
-:data:`COMPILE_S` per network and backend plus :data:`ROUND_S` per round.
+epochs x 3 + test images x epochs) x MACs / throughput`` seconds. The throughput is each base network's
+own, measured on this machine by a few timed steps (:mod:`devbench.experiment.throughput`: the families
+differ, DenseNet-BC's many thin layers train at half ResNet's MAC/s here), or without a measurement the
+assumed per-process figure of :data:`MACS_PER_S` (the CPU one between DenseNet-BC-40's 2e10 and ResNet-20's
+4e10 with one thread per process here; the GPU one an assumption, not a measurement: WRN-40-2's 200
+CIFAR-10 epochs in about an hour). A
+pruned network's size before pruning has run is estimated from its budget (or, for a prune stage, from
+the fraction of channels removed), and MACs are taken to shrink in proportion to parameters. A latency
+comparison costs :data:`COMPILE_S` per network and backend plus :data:`ROUND_S` per round.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ import functools
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -46,7 +47,7 @@ from devbench.training.family import format_count
 from devbench.training.reduce import reduce
 
 #: multiply-accumulates per second one training process reaches, by device (see the module docstring)
-MACS_PER_S = {"cpu": 1.5e10, "cuda": 2.5e12}
+MACS_PER_S = {"cpu": 3e10, "cuda": 2.5e12}
 #: compile one network for one backend, and time one round of it (seconds; latency stage estimate)
 COMPILE_S, ROUND_S = 30.0, 2.0
 #: (train, test) images per dataset, for estimates only
@@ -107,8 +108,9 @@ class Plan:
     recipe: Recipe
     stages: tuple[Stage, ...]
     device: str
-    macs_per_s: float
+    macs_per_s: Mapping[str, float]  # per base network
     workers: int
+    measured: bool = False  # the throughputs were timed here, not assumed
 
     def __getitem__(self, name: str) -> Stage:
         for s in self.stages:
@@ -124,19 +126,24 @@ class Plan:
         """The estimated time of every stage one after the other."""
         return sum(s.seconds for s in self.stages)
 
-    def critical_seconds(self) -> float:
-        """The longest chain of dependent stages: no number of workers finishes sooner."""
-        done: dict[str, float] = {}
-        for s in self.stages:
-            done[s.name] = s.seconds + max((done[u] for u in s.upstream), default=0.0)
-        return max(done.values(), default=0.0)
+    def seconds_left(self, stored: Collection[str] = ()) -> float:
+        """The estimated time of the stages not in ``stored`` on :attr:`workers` workers: their total
+        shared out, or their longest dependent chain if that is longer."""
+        left = [s for s in self.stages if s.name not in stored]
+        finish: dict[str, float] = {}
+        for s in left:
+            finish[s.name] = s.seconds + max((finish.get(u, 0.0) for u in s.upstream), default=0.0)
+        return max(sum(s.seconds for s in left) / self.workers, max(finish.values(), default=0.0))
 
-    def describe(self) -> str:
-        """What ``devbench experiment --dry-run`` prints: every group of runs, how many, how long."""
+    def describe(self, stored: Collection[str] = ()) -> str:
+        """What ``devbench experiment --dry-run`` prints: every group of runs, how many, how long, and
+        how many of them ``stored`` (the names of stages already in the experiment's folder) holds."""
         r = self.recipe
+        rates = ", ".join(f"{net} {rate:.2g}" for net, rate in self.macs_per_s.items())
+        how = "measured here" if self.measured else "assumed"
         lines = [f"recipe {r.name}: {r.description}" if r.description else f"recipe {r.name}",
-                 f"dataset {r.dataset.name}, seeds {', '.join(map(str, r.seeds))}; estimates assume "
-                 f"{self.macs_per_s:.2g} MAC/s per run on {self.device}"]
+                 f"dataset {r.dataset.name}, seeds {', '.join(map(str, r.seeds))}; training throughput per run "
+                 f"on {self.device} ({how}): {rates} MAC/s"]
         groups: dict[tuple[str, str], list[Stage]] = {}
         for s in self.stages:
             groups.setdefault((s.network, _group_name(s)), []).append(s)
@@ -146,15 +153,20 @@ class Plan:
                 network = net
                 lines.append(f"\n{net}:")
             total = sum(s.seconds for s in stages)
+            have = sum(s.name in stored for s in stages)
             lines.append(f"  {group:<34} {len(stages):>3} x {_group_what(stages[0]):<48} "
-                         f"~{format_seconds(total / len(stages))} each, {format_seconds(total)}")
+                         f"~{format_seconds(total / len(stages))} each, {format_seconds(total)}"
+                         + (f" ({have} stored)" if have else ""))
         counts = self.counts()
         runs = sum(counts[k] for k in TRAINING_KINDS)
-        parallel = max(self.seconds / self.workers, self.critical_seconds())
+        workers = f"{self.workers} parallel worker{'s' if self.workers != 1 else ''}"
         lines.append(f"\n{runs} training runs, {counts['prune']} pruning runs, {counts['latency']} latency "
                      f"comparisons: {len(self.stages)} stages, about {format_seconds(self.seconds)} one after "
-                     f"another, {format_seconds(parallel)} on {self.workers} parallel worker"
-                     f"{'s' if self.workers != 1 else ''}")
+                     f"another, {format_seconds(self.seconds_left())} on {workers}")
+        have = sum(s.name in stored for s in self.stages)
+        if have:
+            lines.append(f"{have} stored, {len(self.stages) - have} to run: about "
+                         f"{format_seconds(self.seconds_left(stored))} on {workers}")
         return "\n".join(lines)
 
 
@@ -200,20 +212,22 @@ def resolve_device(device: str | None) -> str:
     return device
 
 
-def make_plan(recipe: Recipe, device: str | None = None, macs_per_s: float | None = None,
+def make_plan(recipe: Recipe, device: str | None = None, macs_per_s: Mapping[str, float] | None = None,
               workers: int = 1) -> Plan:
-    """The plan of ``recipe``; ``device`` defaults to cuda when there is one, the throughput to its
-    :data:`MACS_PER_S`. A parameter budget no reduced variant can match is a :class:`DevbenchError`."""
+    """The plan of ``recipe``; ``device`` defaults to cuda when there is one, the throughput of each base
+    network to ``macs_per_s[base]`` (measured, :func:`devbench.experiment.throughput.measure_recipe`) or
+    the device's :data:`MACS_PER_S`. A parameter budget no reduced variant can match is a
+    :class:`DevbenchError`."""
     device = resolve_device(device)
-    rate = macs_per_s or MACS_PER_S[device]
+    rates = {net.base: (macs_per_s or {}).get(net.base, MACS_PER_S[device]) for net in recipe.network}
     version = code_version()
     stages: list[Stage] = []
     for net in recipe.network:
-        stages += _network_stages(recipe, net, version, rate)
-    return Plan(recipe, tuple(stages), device, rate, max(1, workers))
+        stages += _network_stages(recipe, net, version, rates[net.base])
+    return Plan(recipe, tuple(stages), device, rates, max(1, workers), measured=bool(macs_per_s))
 
 
-def _fitted(recipe: Recipe, name: str) -> ArchSpec:
+def fitted_spec(recipe: Recipe, name: str) -> ArchSpec:
     """The base spec shaped for the recipe's dataset (as training fits it)."""
     from devbench.training.data import DATASETS
 
@@ -249,7 +263,7 @@ def _budgets(net: NetworkSection, base: ArchSpec) -> list[tuple[str, dict[str, i
 
 
 def _network_stages(recipe: Recipe, net: NetworkSection, version: str, rate: float) -> list[Stage]:
-    base = _fitted(recipe, net.base)
+    base = fitted_spec(recipe, net.base)
     base_params, base_macs = count_params(base), count_macs(base)
     training = _training(recipe, net.training, base)
     train_images, test_images = _images(recipe, net.training)

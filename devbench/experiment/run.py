@@ -314,10 +314,31 @@ def planned(recipe: Recipe, device: str | None = None, workers: int | None = Non
     """The plan of ``recipe`` and the engine it runs on: the device resolved once, the workers sized to it
     (what ``--dry-run`` prints and what a run does are one computation)."""
     from devbench.experiment.plan import make_plan, resolve_device
+    from devbench.experiment.throughput import measure_recipe
 
     device = resolve_device(device)
     engine = Engine.default(device, workers, scheduler)
-    return make_plan(recipe, device=device, workers=engine.workers), engine
+    # a remote cluster's machines are not this one: its estimates keep the assumed figures
+    rates = None if scheduler else measure_recipe(recipe, device, engine.threads)
+    return make_plan(recipe, device=device, macs_per_s=rates, workers=engine.workers), engine
+
+
+def dry_run(recipe: Recipe, out: Path | None = None, only: Sequence[str] = (), workers: int | None = None,
+            scheduler: str | None = None, device: str | None = None, as_json: bool = False) -> str:
+    """What ``--dry-run`` prints: the plan, with the stages ``out`` already holds counted (as text, or as
+    JSON with each stage's key, estimate and whether it is stored). An ``only`` matching nothing is the
+    same error as in a run."""
+    plan, _ = planned(recipe, device, workers, scheduler)
+    select(plan, only)
+    stored = {s.name for s in plan.stages if out is not None and is_done(out, s)}
+    if not as_json:
+        return plan.describe(stored)
+    return json.dumps({"recipe": recipe.name, "device": plan.device, "workers": plan.workers,
+                       "macs_per_s": dict(plan.macs_per_s), "measured": plan.measured,
+                       "seconds": round(plan.seconds), "seconds_left": round(plan.seconds_left(stored)),
+                       "stages": [{"name": s.name, "kind": s.kind, "key": s.key, "upstream": list(s.upstream),
+                                   "seconds": round(s.seconds), "stored": s.name in stored} for s in plan.stages]},
+                      indent=2)
 
 
 def run_stages(plan: Plan, todo: Sequence[Stage], out: Path, client: Any, threads: int,

@@ -1,5 +1,6 @@
 """Plans: every stage a recipe implies, content keys that are stable and change with their inputs."""
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -109,14 +110,33 @@ def test_a_code_change_changes_every_key(tmp_path, monkeypatch):
 
 
 def test_estimates_follow_the_documented_model(tmp_path):
-    p = make_plan(recipe(tmp_path), device="cpu", macs_per_s=1e10)
+    p = make_plan(recipe(tmp_path), device="cpu", macs_per_s={"resnet8": 1e10})
     base = p["resnet8/seed0/base"]
     images = base.inputs["training"]["epochs"] * (3 * 500 + 10_000)  # 500 training images, the full test set
     assert base.train_images == 500
     assert base.seconds == pytest.approx(images * base.macs / 1e10)
-    faster = make_plan(recipe(tmp_path), device="cpu", macs_per_s=2e10)
+    faster = make_plan(recipe(tmp_path), device="cpu", macs_per_s={"resnet8": 2e10})
     assert faster.seconds == pytest.approx(p.seconds / 2, rel=0.2)  # latency stages do not scale
-    assert p.critical_seconds() < p.seconds
+    one, many = replace(p, workers=1), replace(p, workers=1000)
+    assert one.seconds_left() == pytest.approx(p.seconds)
+    chain = base.seconds + p["resnet8/seed0/prune_fisher"].seconds  # the longest: base, prune, then a run
+    assert chain < many.seconds_left() < p.seconds
+    every = {s.name for s in p.stages}
+    assert p.seconds_left(every) == 0
+    bases = {s.name for s in p.stages if s.kind == "base"}
+    assert one.seconds_left(bases) == pytest.approx(p.seconds - sum(p[n].seconds for n in bases))
+    text = p.describe(bases)
+    assert f"{len(bases)} stored, {len(p.stages) - len(bases)} to run" in text and "(measured here)" in text
+    assert "(assumed): resnet8 3e+10 MAC/s" in make_plan(recipe(tmp_path), device="cpu").describe()
+
+
+def test_each_network_has_its_own_throughput(tmp_path):
+    text = TINY + TINY[TINY.index("[[network]]"):].replace('base = "resnet8"', 'base = "wrn_10_1"')
+    both = recipe(tmp_path, text)
+    slow = make_plan(both, device="cpu", macs_per_s={"resnet8": 1e10, "wrn_10_1": 1e9})
+    fast = make_plan(both, device="cpu", macs_per_s={"resnet8": 1e10, "wrn_10_1": 1e10})
+    assert slow["resnet8/seed0/base"].seconds == fast["resnet8/seed0/base"].seconds
+    assert slow["wrn_10_1/seed0/base"].seconds == pytest.approx(10 * fast["wrn_10_1/seed0/base"].seconds)
 
 
 def test_a_budget_no_reduced_variant_can_match_is_an_error_before_anything_runs(tmp_path):
@@ -128,10 +148,13 @@ def test_a_budget_no_reduced_variant_can_match_is_an_error_before_anything_runs(
 
 
 def test_a_measured_throughput_feeds_the_estimates(tmp_path):
-    from devbench.experiment.throughput import measure_macs_per_s
+    from devbench.experiment.throughput import measure_macs_per_s, measure_recipe
     from devbench.models import get_spec
 
     rate = measure_macs_per_s(get_spec("resnet8"), batch_size=8, steps=1)
     assert 1e6 < rate < 1e15
-    p = make_plan(recipe(tmp_path), device="cpu", macs_per_s=rate)
-    assert p.macs_per_s == rate and f"{rate:.2g} MAC/s" in p.describe()
+    r = recipe(tmp_path)
+    measured = measure_recipe(r)
+    assert set(measured) == {"resnet8"} and 1e6 < measured["resnet8"] < 1e15
+    p = make_plan(r, device="cpu", macs_per_s=measured)
+    assert p.measured and f"resnet8 {measured['resnet8']:.2g} MAC/s" in p.describe()

@@ -158,6 +158,8 @@ def test_smoke_end_to_end_interrupted_and_resumed(tmp_path: Path) -> None:
     assert "Traceback" not in err, err
     done = {s.name: (stage_dir(out, s) / STAGE_JSON).read_text() for s in plan.stages if is_done(out, s)}
     assert 4 <= len(done) < len(plan.stages)
+    dry = run_cli("experiment", "smoke", "--out", str(out), "--dry-run", "--format", "json")
+    assert {s["name"] for s in json.loads(dry.stdout)["stages"] if s["stored"]} == set(done), dry.stderr
 
     second = subprocess.run([*cmd[:-1], "--format", "json"], cwd=REPO, capture_output=True, text=True, timeout=900)
     assert second.returncode == 0, second.stderr
