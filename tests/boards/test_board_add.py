@@ -5,6 +5,7 @@ does it for real)."""
 from __future__ import annotations
 
 import getpass
+import json
 import logging
 import os
 import re
@@ -192,8 +193,12 @@ def test_board_add_probes_a_board_over_ssh_and_list_sees_it_answer(tmp_path: Pat
     sshd.start()
     try:
         added = run_cli("board", "add", "loopx", "--host", f"{getpass.getuser()}@127.0.0.1:{sshd.port}",
-                        "--key", str(sshd.client_key), "--python", sys.executable, "--trust-new-host")
+                        "--key", str(sshd.client_key), "--python", sys.executable, "--trust-new-host",
+                        "--format", "json")
         assert added.returncode == 0, added.stderr
+        doc = json.loads(added.stdout)
+        assert doc["name"] == "loopx" and doc["changed"] and Path(doc["path"]).is_file()
+        assert doc["target"]["name"] == "loopx" and doc["missing"] == []
         target = get_target("loopx")
         assert target.tvm_target["mtriple"] == "x86_64-linux-gnu" and target.cross_compiler is None
         assert {"tvm", "onnxruntime", "torch"} <= set(target.backends) and not target.emulated
@@ -202,6 +207,8 @@ def test_board_add_probes_a_board_over_ssh_and_list_sees_it_answer(tmp_path: Pat
     finally:
         sshd.stop()
     assert add.list_boards()[0]["reachable"].startswith("no: ")
+    removed = run_cli("board", "remove", "loopx", "--format", "json")
+    assert json.loads(removed.stdout) == {"removed": "loopx", "path": doc["path"]} and not add.list_boards()
 
 
 @pytest.fixture

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from tvm.target import Target as TVMTarget
 from tvm.target import codegen
@@ -49,6 +51,9 @@ def test_board_cli_status_and_port_checks(tmp_path, monkeypatch) -> None:
 
     result = run_cli("board", "emulate", "--status", env={"DEVBENCH_CACHE_DIR": str(tmp_path)})
     assert result.returncode == 1 and "emulated-pi: not running" in result.stdout
+    result = run_cli("board", "emulate", "--status", "--format", "json", env={"DEVBENCH_CACHE_DIR": str(tmp_path)})
+    doc = json.loads(result.stdout)
+    assert result.returncode == 1 and doc["name"] == "emulated-pi" and doc["running"] is False and doc["pid"] is None
     for port in (22, 80):
         with pytest.raises(DevbenchError, match="never 22"):
             LoopbackSSHD(tmp_path, port)
