@@ -40,6 +40,7 @@ VERBS = {
     "register": "register",
     "board": "board",
     "doctor": "doctor",
+    "completion": "completion",
 }
 
 
