@@ -23,6 +23,7 @@ REGISTERED = (
     "onnxruntime",
     "torch",
     "executorch",
+    "onnxruntime_trt",
 )
 
 #: backend name -> backend (cheap to import: a backend module's top level is board-side code)

@@ -54,10 +54,14 @@ class ONNXRuntimeBackend:
         onnx.checker.check_model(str(path))
         return {"opset": OPSET}
 
+    def providers(self, device: str) -> list[Any]:
+        """The execution providers for ``device``, first the one that must run the network."""
+        return ["CUDAExecutionProvider"] if device == "cuda" else ["CPUExecutionProvider"]
+
     def load(self, artifact: str, x: np.ndarray, threads: int, device: str) -> Loaded:
         import onnxruntime as ort
 
-        sess = session(artifact, threads, device)
+        sess = session(artifact, threads, self.providers(device))
         name = sess.get_inputs()[0].name
 
         def infer(a: np.ndarray) -> np.ndarray:
@@ -68,7 +72,8 @@ class ONNXRuntimeBackend:
     def profile(self, request: RunRequest, x: np.ndarray) -> Profiled:
         """ONNX Runtime's ``enable_profiling`` trace: a ``model_run`` event per inference and a
         ``<node>_kernel_time`` event per node run inside it (on CUDA, the node's host-side time)."""
-        sess = session(request.artifact, request.threads, request.device, profile_prefix="ort_profile")
+        sess = session(request.artifact, request.threads, self.providers(request.device),
+                       profile_prefix="ort_profile")
         feed = {sess.get_inputs()[0].name: x}
         walls = []
         for i in range(request.warmup + request.repeats):
@@ -87,9 +92,12 @@ class ONNXRuntimeBackend:
         return runs, walls, None
 
 
-def session(artifact: str, threads: int, device: str, profile_prefix: str = "") -> Any:
+def session(artifact: str, threads: int, providers: list[Any], profile_prefix: str = "") -> Any:
     """The inference session every mode uses: ``threads`` intra-op threads, sequential, every graph
-    optimisation; with a ``profile_prefix``, profiling into a trace file of that prefix."""
+    optimisation, ``providers`` (names, or ``(name, options)``); with a ``profile_prefix``, profiling
+    into a trace file of that prefix. ONNX Runtime falls back to the CPU with only a warning when the
+    first provider is missing from its build: that would time the CPU under a GPU's name, so it is an
+    error instead."""
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
@@ -100,8 +108,15 @@ def session(artifact: str, threads: int, device: str, profile_prefix: str = "") 
     if profile_prefix:
         opts.enable_profiling = True
         opts.profile_file_prefix = str(Path(profile_prefix).resolve())
-    providers = ["CUDAExecutionProvider"] if device == "cuda" else ["CPUExecutionProvider"]
-    return ort.InferenceSession(artifact, opts, providers=providers)
+    wanted = providers[0] if isinstance(providers[0], str) else providers[0][0]
+    available = ort.get_available_providers()
+    if wanted not in available:  # not in this build (the CPU wheel has no CUDA)
+        raise RuntimeError(f"onnxruntime {ort.__version__} here cannot use {wanted}: it has {', '.join(available)}")
+    sess = ort.InferenceSession(artifact, opts, providers=providers)
+    if sess.get_providers()[0] != wanted:  # in the build, but it failed to start (CUDA libraries missing)
+        raise RuntimeError(f"onnxruntime {ort.__version__} here cannot use {wanted}: it failed to start and the "
+                           f"network would have run on {sess.get_providers()[0]}")
+    return sess
 
 
 BACKEND = ONNXRuntimeBackend()
