@@ -25,6 +25,7 @@ import logging
 import os
 import shutil
 import signal
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
@@ -111,10 +112,15 @@ def execute(stage: Stage, recipe: Recipe, out: str, threads: int, *upstream: str
     """Do one training or pruning stage (the dask task); ``upstream`` are the folders of the stages it
     reads, in ``stage.upstream`` order. Returns the stage's folder."""
     import torch
+    from tqdm import tqdm
 
     from devbench.training import PruneConfig, TrainConfig, load_dataset, load_run, prune, train
 
     torch.set_num_threads(threads)
+    # tqdm's default lock is a multiprocessing RLock, a named semaphore that a killed worker (Ctrl-C kills
+    # them) never unregisters: the resource tracker then warns of a leak at exit. A worker's bars are off
+    # anyway and it has no child processes, so a thread lock does.
+    tqdm.set_lock(threading.RLock())
     final = stage_dir(Path(out), stage)
     if final.is_dir():  # another run of the experiment finished it meanwhile
         return str(final)
@@ -291,7 +297,17 @@ class Engine:
         finally:
             signal.signal(signal.SIGINT, previous)
         with cluster, Client(cluster) as client:
-            yield client
+            pids = list(client.run(os.getpid).values())
+            try:
+                yield client
+            except BaseException:
+                # stopped (Ctrl-C, SIGTERM, an error): the stages in flight are abandoned anyway and their
+                # .partial folders are redone, so the workers are killed rather than retired gracefully,
+                # which waits for the running training step (seconds) before the cluster can close
+                for pid in pids:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
+                raise
 
 
 #: the environment dask's nanny gives a worker process before it starts
