@@ -44,6 +44,8 @@ NETWORKS = "networks"
 #: what a finished stage records about itself, beside its output
 STAGE_JSON = "stage.json"
 TIMINGS_JSON = "timings.json"
+#: held by the run in progress (``flock``), holding its pid
+LOCK = ".lock"
 
 
 def stage_dir(out: Path, stage: Stage) -> Path:
@@ -292,8 +294,11 @@ class Engine:
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
         try:
             with dask.config.set({SPAWN_ENVIRON: _worker_environ()}):
+                # a failed stage is reported once by run_stages; the workers' own "Compute Failed" records
+                # with a traceback each are for -v
+                quiet = logging.CRITICAL if logging.getLogger().getEffectiveLevel() >= logging.ERROR else logging.ERROR
                 cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
-                                       host="127.0.0.1", dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR)
+                                       host="127.0.0.1", dashboard_address="127.0.0.1:0", silence_logs=quiet)
         finally:
             signal.signal(signal.SIGINT, previous)
         with cluster, Client(cluster) as client:
@@ -396,17 +401,47 @@ def run_experiment(recipe: Recipe, out: str | Path, only: Sequence[str] = (), wo
     and the report covers whatever is finished. The engine is reached before anything runs, and let go
     before the latency stages (a timing taken beside training would be unstable).
     """
+    out = Path(out)
+    if scheduler is None:  # read here first: a missing dataset is one line, not one failed stage per run
+        from devbench.training import load_dataset
+
+        load_dataset(recipe.dataset.name, recipe.dataset.data_dir, recipe.dataset.download)
+    plan, engine = planned(recipe, device, workers, scheduler)
+    chosen = select(plan, only)
+    out.mkdir(parents=True, exist_ok=True)
+    with _sole_run(out):
+        return _run(plan, engine, chosen, out, progress)
+
+
+@contextlib.contextmanager
+def _sole_run(out: Path) -> Iterator[None]:
+    """Hold ``out``'s lock for the run: two runs in one folder would train the same stage into the same
+    ``.partial`` folder. The lock is the kernel's (``flock``), so a crashed run holds nothing."""
+    import fcntl
+
+    with (out / LOCK).open("a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            raise DevbenchError(f"{out} is in use by another devbench experiment (pid {f.read().strip() or '?'}); "
+                                "wait for it to finish or use another --out") from None
+        f.truncate(0)
+        f.write(str(os.getpid()))
+        f.flush()
+        yield
+
+
+def _run(plan: Plan, engine: Engine, chosen: list[Stage], out: Path, progress: bool) -> Path:
+    """:func:`run_experiment` with ``out`` locked."""
     from tqdm import tqdm
 
     from devbench.experiment.summary import write_summary
 
-    out = Path(out)
-    plan, engine = planned(recipe, device, workers, scheduler)
-    chosen = select(plan, only)
+    recipe = plan.recipe
     left = [s for s in chosen if not is_done(out, s)]
     training = [s for s in left if s.kind != "latency"]
     latency = [s for s in left if s.kind == "latency"]
-    out.mkdir(parents=True, exist_ok=True)
     (out / "recipe.json").write_text(recipe.model_dump_json(indent=2) + "\n")
     started = time.perf_counter()
     with (interrupts.watch(),  # SIGTERM too stops the workers, as Ctrl-C does, rather than orphaning them

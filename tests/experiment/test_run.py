@@ -3,6 +3,7 @@ the shipped smoke recipe end to end, killed half way and continued without redoi
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import signal
@@ -17,7 +18,7 @@ import pytest
 from devbench.errors import DevbenchError
 from devbench.experiment.plan import make_plan
 from devbench.experiment.recipe import load_recipe, shipped_recipes
-from devbench.experiment.run import STAGE_JSON, is_done, pick_pruned, select, stage_dir
+from devbench.experiment.run import LOCK, STAGE_JSON, is_done, pick_pruned, select, stage_dir
 from tests.conftest import REPO, run_cli
 
 #: one seed, one budget, a few hundred images: every kind of training stage in well under a minute
@@ -94,11 +95,23 @@ def test_mistakes_are_one_line(tmp_path: Path) -> None:
         (["experiment", str(tiny(tmp_path)), "--out", str(tmp_path / "o"), "--scheduler", "tcp://127.0.0.1:9"],
          "cannot reach the dask scheduler"),
     ]
-    for args, message in cases:
-        r = run_cli(*args, timeout=120)
-        assert r.returncode == 2, (args, r.stderr)
-        assert message in r.stderr and "Traceback" not in r.stderr, r.stderr
-        assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    cases += [
+        (["experiment", "cifar10_paper", "--out", str(tmp_path / "c10")], "CIFAR10 needs --data-dir"),
+        (["experiment", str(tiny(tmp_path)), "--out", str(busy)], f"{busy} is in use by another devbench "
+                                                                   f"experiment (pid {os.getpid()})"),
+    ]
+    with (busy / LOCK).open("w") as lock:  # another run in progress holds the folder's lock
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        lock.write(str(os.getpid()))
+        lock.flush()
+        for args, message in cases:
+            r = run_cli(*args, timeout=120)
+            assert r.returncode == 2, (args, r.stderr)
+            assert message in r.stderr and "Traceback" not in r.stderr, r.stderr
+            assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert not (tmp_path / "c10").exists() and {p.name for p in busy.iterdir()} == {LOCK}  # nothing started
 
 
 def _free_port() -> int:
