@@ -191,7 +191,9 @@ def format_seconds(s: float) -> str:
         return f"{s:.0f} s"
     if round(s / 60) < 90:
         return f"{s / 60:.0f} min"
-    return f"{s / 3600:.1f} h"
+    if s < 48 * 3600:
+        return f"{s / 3600:.1f} h"
+    return f"{s / 86400:.0f} days"
 
 
 def _short(n: float) -> str:

@@ -158,3 +158,9 @@ def test_a_measured_throughput_feeds_the_estimates(tmp_path):
     assert set(measured) == {"resnet8"} and 1e6 < measured["resnet8"] < 1e15
     p = make_plan(r, device="cpu", macs_per_s=measured)
     assert p.measured and f"resnet8 {measured['resnet8']:.2g} MAC/s" in p.describe()
+
+
+@pytest.mark.parametrize(("seconds", "text"), [(42, "42 s"), (600, "10 min"), (5400, "1.5 h"),
+                                               (47 * 3600, "47.0 h"), (17_463_000, "202 days")])
+def test_estimates_read_in_a_unit_a_person_uses(seconds: float, text: str) -> None:
+    assert plan_module.format_seconds(seconds) == text
