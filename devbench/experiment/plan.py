@@ -13,8 +13,9 @@ Stages, per base network (``N`` below is the network's base name):
 
 A stage's *key* is the sha256 of everything its output depends on: its own settings (resolved, so a
 preset and the same values written out give one key), the keys of the stages it reads, and the code
-version (a hash of the training and model sources). A finished stage stored under its key is never
-recomputed; change an epoch count and exactly the stages downstream of it get new keys.
+version (a hash of the training and model code; docstrings, comments and layout aside). A finished
+stage stored under its key is never recomputed; change an epoch count and exactly the stages downstream
+of it get new keys.
 
 *Estimated time* (a deliberately simple model, good to a factor of two): a training step costs three
 forward passes (forward, backward for activations and for weights), so a run takes ``(train images x
@@ -31,6 +32,7 @@ comparison costs :data:`COMPILE_S` per network and backend plus :data:`ROUND_S` 
 
 from __future__ import annotations
 
+import ast
 import functools
 import hashlib
 import json
@@ -60,15 +62,28 @@ TRAINING_KINDS = ("base", "reduced", "scratch", "family")
 
 @functools.cache
 def code_version() -> str:
-    """sha256 of the Python sources of :data:`CODE_PACKAGES` (file names and contents, sorted); read once
-    per process, so one plan never mixes two versions of a file being edited."""
+    """:func:`source_hash` of :data:`CODE_PACKAGES`; read once per process, so one plan never mixes two
+    versions of a file being edited."""
     import importlib
 
+    return source_hash(Path(importlib.import_module(pkg).__file__).parent for pkg in CODE_PACKAGES)
+
+
+def source_hash(roots: Iterable[Path]) -> str:
+    """sha256 of the Python code under ``roots``: each file's path and its syntax tree without docstrings,
+    comments, blank lines or positions. Only an edit that can change what the code does changes it: a
+    reworded docstring or a reformatted line must not throw away hours of finished training."""
     h = hashlib.sha256()
-    for pkg in CODE_PACKAGES:
-        root = Path(importlib.import_module(pkg).__file__).parent
+    for root in roots:
         for path in sorted(root.rglob("*.py")):
-            h.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
+            tree = ast.parse(path.read_bytes(), filename=str(path))
+            for node in ast.walk(tree):
+                body = getattr(node, "body", None)
+                if (isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef) and body
+                        and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+                        and isinstance(body[0].value.value, str)):
+                    node.body = body[1:] or [ast.Pass()]
+            h.update(f"{path.relative_to(root)}\0{ast.dump(tree)}\0".encode())
     return h.hexdigest()
 
 

@@ -164,3 +164,20 @@ def test_a_measured_throughput_feeds_the_estimates(tmp_path):
                                                (47 * 3600, "47.0 h"), (17_463_000, "202 days")])
 def test_estimates_read_in_a_unit_a_person_uses(seconds: float, text: str) -> None:
     assert plan_module.format_seconds(seconds) == text
+
+
+def test_the_code_version_ignores_docstrings_comments_and_layout_but_not_code(tmp_path: Path) -> None:
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    source = pkg / "loop.py"
+    source.write_text('"""Train."""\n\ndef step(x):\n    """One step."""\n    return x * 2\n')
+    before = plan_module.source_hash([pkg])
+    source.write_text('"""Train, reworded."""\n# a comment\n\ndef step(x):\n    """One step, reworded."""\n\n'
+                      '    return (x *\n            2)  # reformatted\n')
+    assert plan_module.source_hash([pkg]) == before
+    source.write_text('"""Train."""\n\ndef step(x):\n    """One step."""\n    return x * 3\n')
+    assert plan_module.source_hash([pkg]) != before
+    source.write_text('"""Train."""\n\ndef step(x):\n    return x * 2\n')  # a docstring removed: same code
+    assert plan_module.source_hash([pkg]) == before
+    (pkg / "other.py").write_text("")
+    assert plan_module.source_hash([pkg]) != before  # a new module is new code
