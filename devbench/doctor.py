@@ -11,7 +11,7 @@ from importlib import metadata
 from typing import Any
 
 from devbench.backends import BACKENDS
-from devbench.board.protocol import RunRequest, Runtime
+from devbench.board.protocol import NO_NUMPY, RunRequest, Runtime
 from devbench.errors import DevbenchError
 from devbench.targets import Target
 from devbench.transports import BoardJob, open_transport
@@ -129,7 +129,7 @@ def probe(target: Target, trust_new_host: bool = False) -> dict[str, Any]:
     try:
         result = transport.run(BoardJob(files={}, request=RunRequest(mode="probe", out="probe.json"), timeout_s=300.0))
     except DevbenchError as e:
-        if "No module named 'numpy'" in str(e):  # the board script itself needs numpy
+        if NO_NUMPY in str(e):  # the board script itself needs numpy
             raise NoNumpy(
                 f"{target.name} has no numpy, which the board script needs; install: "
                 f"{install_command(target, NUMPY)}"

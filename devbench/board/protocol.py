@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 
 #: what a runner can be asked to do
 MODES = ("measure", "probe", "accuracy", "profile")
+#: the runner's last words on a board without numpy (its stderr; ``devbench doctor`` offers the install)
+NO_NUMPY = "devbench runner: this board's Python has no numpy"
 
 #: a backend's own timing loop (repeats -> samples in ms), where it has one better than perf_counter
 TimedLoop = Callable[[int], list[float]]

@@ -33,12 +33,15 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 if __package__:  # imported on the host (tests, tools)
-    from .protocol import BackendInfo, Loaded, OpRun, RunRequest, timing_loop
+    from .protocol import NO_NUMPY, BackendInfo, Loaded, OpRun, RunRequest, timing_loop
 else:  # on the board: protocol.py sits beside this file
-    from protocol import BackendInfo, Loaded, OpRun, RunRequest, timing_loop
+    from protocol import NO_NUMPY, BackendInfo, Loaded, OpRun, RunRequest, timing_loop
+
+try:
+    import numpy as np
+except ImportError:  # said in the contract's words, so the host matches them rather than Python's message
+    sys.exit(NO_NUMPY)
 
 #: this file's directory as it was started (not resolved: the local transport links the files in)
 HERE = Path(__file__).absolute().parent

@@ -183,6 +183,7 @@ def describe(request: BoardRequest, found: dict[str, Any], kind: Target | None) 
     """The target table of a probed board. The probe decides the architecture, CPU, GPU, cores,
     emulation and usable backends; ``kind`` fills only what it cannot tell (the CPU core where
     /proc/cpuinfo names none) and says which backends the board should have."""
+    from devbench.backends import cpu_backends
     from devbench.doctor import RUNTIMES, check_backends, pip_install
 
     env, hardware = found.get("environment", {}), found.get("hardware", {})
@@ -212,6 +213,8 @@ def describe(request: BoardRequest, found: dict[str, Any], kind: Target | None) 
         ssh.setdefault("run_timeout_s", defaults.ssh.run_timeout_s)
     if gpu:
         table["device"] = "cuda"
+    else:  # GPU-only backends (onnxruntime_trt) are not offered where there is no GPU to run them
+        wanted = [b for b in wanted if b in cpu_backends()]
     table["tvm"], table["ssh"] = tvm, ssh
     if measure:
         table["measure"] = measure

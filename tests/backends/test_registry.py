@@ -164,3 +164,16 @@ def test_a_backend_registered_in_one_place_is_offered_everywhere(tmp_path: Path)
     assert seen["doctor"][0][:2] == ["fake", True] and "json" in seen["doctor"][0][2]
     assert seen["probe"] is not None  # the runner probed the runtime the description names
     assert seen["output"] == [[2.5, 2.5, 2.5]]  # the uploaded module loaded and ran it on the board
+
+
+def test_a_board_without_numpy_is_told_in_the_contracts_words(tmp_path: Path) -> None:
+    """The runner's only non-stdlib import fails with :data:`NO_NUMPY`, the text doctor turns into an
+    install command, not Python's own ImportError message."""
+    from devbench.board.protocol import NO_NUMPY
+
+    for name, path in BOARD_FILES.items():
+        shutil.copy(path, tmp_path / name)
+    script = "import sys, runpy; sys.modules['numpy'] = None; sys.argv = ['runner.py', '--mode', 'probe']; " \
+             "runpy.run_path('runner.py', run_name='__main__')"
+    proc = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1 and proc.stderr.strip() == NO_NUMPY, proc.stderr

@@ -28,8 +28,12 @@ TVM = metadata.version("apache-tvm")
 
 
 def runtimes(**present: str) -> dict[str, str | None]:
-    """The probe's runtimes, by each backend's module: missing unless ``present`` (by backend) names a version."""
-    return {runtime.module: present.get(backend) for backend, runtime in RUNTIMES.items()}
+    """The probe's runtimes, by each backend's module: missing unless ``present`` (by backend) names a version
+    (backends that share a module, onnxruntime and onnxruntime_trt, share its version)."""
+    found: dict[str, str | None] = {}
+    for backend, runtime in RUNTIMES.items():
+        found[runtime.module] = found.get(runtime.module) or present.get(backend)
+    return found
 
 
 def probe(machine: str = "aarch64", parts: tuple[str, ...] = (), qemu: bool = False, cores: int = 4,
@@ -87,6 +91,7 @@ def test_a_jetson_orin_gets_cuda_with_its_cpu_as_the_host() -> None:
     assert t["device"] == "cuda" and t["tvm"]["target"] == {"tag": "nvidia/jetson-orin-nano"}
     assert t["tvm"]["host"]["mcpu"] == "cortex-a78ae" and t["threads"] == 6
     assert t["backends"] == list(get_target("jetson-orin-nano").backends) and board.install is None
+    assert "onnxruntime_trt" in t["backends"]  # a GPU board gets the GPU-only backend; a CPU one never does
     assert any("CUDA 12.6.68" in f for f in board.facts)
 
 
