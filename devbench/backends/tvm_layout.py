@@ -6,15 +6,21 @@ vector and one broadcast input per step (see :mod:`.tvm_conv_template`). The wei
 at compile time (``FoldConstant`` folds their layout transform: the weight pre-packing).
 
 Pruned and reduced networks have odd widths (13, 27): their tensors take the largest block that
-divides (27 -> 9) or the whole channel axis (13), a vector with some lanes masked. Each tensor's
-block follows from its channel count alone, so a producer and its consumers always agree and no
-layout transform appears between convs. A network with a channel count no block fits (a prime
-above two vectors), or with a channel concat (DenseNet: the joined tensors' blocks differ), keeps
-NCHW altogether, and MetaSchedule's generic schedules.
+divides (27 -> 9) or the whole channel axis (13), a vector with some lanes masked. Tensors that an
+elementwise op, a pool or a concat joins share one block (:class:`_Plan`), so a producer and its
+consumers always agree and no layout transform appears between convs: a residual stage has one
+channel count and takes its block; a DenseNet stage (the stem or transition output, each layer's
+k new channels and every concat of them) takes the block of the gcd of its channel counts (12 for
+DenseNet-BC-40), so each concat appends whole blocks on the outer channel axis. A bottleneck (made
+by a conv, read by convs) is padded with zero channels where its block would waste vector lanes
+(43 -> 45 in blocks of 15). A network with a tensor no block fits (a DenseNet stage whose channel
+counts share no divisor of 4 or more; a prime above two vectors that cannot be padded) keeps NCHW
+altogether, and MetaSchedule's generic schedules.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 CONV = "relax.nn.conv2d"
@@ -68,27 +74,229 @@ def block_for(channels: int, lanes: int) -> int | None:
     return None
 
 
-def _fits(call: Any, lanes: int) -> bool:
+def padded_width(channels: int, lanes: int) -> int:
+    """The fewest channels at or above ``channels`` that split into the fewest vectors evenly.
+
+    A conv's cost is its count of output vectors, ``ceil(channels / lanes)`` at best: 27 channels
+    in blocks of 9 take three where 28 in blocks of 14 take two, and a block wider than a vector
+    (46 -> 23, 34 -> 17) is two of them, one mostly empty (measured 25x slower than its neighbours
+    for 34 channels: LLVM's odd-width vectors). A tensor that can be padded with zero channels
+    takes this width: 27 -> 28, 34 -> 36, 43 -> 45, 46 -> 48.
+    """
+    vectors = -(-channels // lanes)
+    return vectors * -(-channels // vectors)
+
+
+#: ops whose output has the layout of their 4-D inputs, so these tensors must share one channel block
+_SAME_LAYOUT = frozenset({
+    "relax.add", "relax.subtract", "relax.multiply", "relax.divide", "relax.nn.relu", "relax.clip",
+    "relax.nn.avg_pool2d", "relax.nn.max_pool2d", CONCAT,
+})
+#: what a padded channel's constant operand is: zero keeps a zero channel zero, a divisor of one too
+_PAD_VALUE = {"relax.divide": 1.0}
+
+
+def _is_nchw(expr: Any) -> bool:
+    from tvm import relax
+
+    return isinstance(expr, relax.Var) and len(getattr(expr.ty, "shape", None) or ()) == 4
+
+
+class _Plan:
+    """The channel block of every conv's input and output: tensors an elementwise op, a pool or a
+    concat joins form one group and share one block.
+
+    A group without a concat has one channel count, whose :func:`block_for` it takes (as each tensor
+    did alone). A group with a concat (a DenseNet stage: the stem or transition output, every
+    growth-rate conv output and every concatenation of them) takes the block of the gcd of its
+    channel counts, so that the concat joins whole blocks along the outer channel axis and needs no
+    layout transform: DenseNet-BC-40's stages (24 + 12i, 48 + 12i, 60 + 12i) take 12.
+
+    A group that only convs produce and only convs read, through elementwise ops (a bottleneck),
+    is padded with zero channels to :func:`padded_width` where its block would waste vectors
+    (:attr:`padding`: a pruned 43 -> 45, in blocks of 15).
+    """
+
+    def __init__(self, mod: Any, lanes: int) -> None:
+        from tvm import relax
+        from tvm.ir import Op
+
+        self.lanes = lanes
+        self.parent: dict[Any, Any] = {}
+        self.producer: dict[Any, Any] = {}
+        self.consumers: dict[Any, list[Any]] = {}
+        self.concats: list[Any] = []
+        self.convs: list[tuple[Any, Any]] = []  # (call, its output var)
+        for _, func in mod.functions_items():
+            if not isinstance(func, relax.Function):
+                continue
+            for block in func.body.blocks:
+                for binding in block.bindings:
+                    call = binding.value
+                    if not isinstance(call, relax.Call) or not isinstance(call.op, Op):
+                        continue
+                    if _is_nchw(binding.var):
+                        self._root(binding.var)
+                        self.producer[binding.var] = call
+                    joined = call.op.name == CONCAT and isinstance(call.args[0], relax.Tuple)
+                    args = call.args[0].fields if joined else call.args
+                    for arg in args:
+                        if _is_nchw(arg):
+                            self.consumers.setdefault(arg, []).append(call)
+                    if call.op.name == CONV:
+                        self.convs.append((call, binding.var))
+                    elif call.op.name in _SAME_LAYOUT and _is_nchw(binding.var):
+                        if call.op.name == CONCAT:
+                            self.concats.append(call)
+                        for arg in args:
+                            if _is_nchw(arg):
+                                self._union(arg, binding.var)
+        self.members: dict[Any, list[Any]] = {}
+        for var in list(self.parent):
+            self.members.setdefault(self._root(var), []).append(var)
+        self.group_block: dict[Any, int | None] = {}
+        self.padding: dict[Any, int] = {}  # group root -> padded channel count
+        for root, vars_ in self.members.items():
+            channels = math.gcd(*(_nchw_channels(v) for v in vars_))
+            self.group_block[root] = block_for(channels, lanes)
+            width = padded_width(channels, lanes)
+            if width != channels and self._paddable(vars_):
+                self.padding[root] = width
+
+    def _root(self, var: Any) -> Any:
+        self.parent.setdefault(var, var)
+        while not self.parent[var].same_as(var):
+            var = self.parent[var]
+        return var
+
+    def _union(self, a: Any, b: Any) -> None:
+        self.parent[self._root(a)] = self._root(b)
+
+    def _paddable(self, group: list[Any]) -> bool:
+        """Whether zero channels appended to every tensor of ``group`` stay zero and are never seen:
+        convs and elementwise ops with per-channel constants make them, convs alone read them."""
+        from tvm.ir.expr import Constant
+
+        for var in group:
+            call = self.producer.get(var)
+            if call is None or call.op.name in (CONCAT, "relax.nn.max_pool2d", "relax.nn.avg_pool2d"):
+                return False
+            if call.op.name != CONV and not all(
+                    _is_nchw(a) or (isinstance(a, Constant) and _channel_axis(a, var) is not None)
+                    for a in call.args):
+                return False
+            for use in self.consumers.get(var, []):
+                if use.op.name == CONV:
+                    if not use.args[0].same_as(var):
+                        return False
+                elif use.op.name not in _SAME_LAYOUT or use.op.name == CONCAT:
+                    return False
+        return True
+
+    def block(self, var: Any) -> int | None:
+        """The channel block of the 4-D tensor ``var``: its group's."""
+        return self.group_block[self._root(var)] if var in self.parent else block_for(_nchw_channels(var), self.lanes)
+
+    def conv_blocks(self, call: Any, out: Any) -> tuple[int | None, int | None]:
+        """(input block, output block) of a conv; an input narrower than a vector may be one block."""
+        ic = _channels(call)[0]
+        bi = self.block(call.args[0]) if _is_nchw(call.args[0]) else block_for(ic, self.lanes)
+        return (bi if bi is not None or ic > self.lanes else ic), self.block(out)
+
+
+def _channel_axis(const: Any, var: Any) -> int | None:
+    """The axis of ``const`` (an operand of the op that makes ``var``) along its channels, -1 for a
+    scalar or broadcast one, ``None`` for any other shape."""
+    shape = [int(d) for d in const.ty.shape]
+    if all(d == 1 for d in shape):
+        return -1
+    if len(shape) in (3, 4) and shape[-3] == _nchw_channels(var) and all(d == 1 for d in shape[-2:]):
+        return len(shape) - 3
+    return None
+
+
+def _pad_channels(mod: Any, plan: _Plan) -> Any:
+    """``mod`` with the groups of ``plan.padding`` widened by zero channels: their convs' weights get
+    zero output filters (and their readers zero input channels), their per-channel constants
+    values that keep a zero channel zero."""
+    import numpy as np
+    from tvm import relax
+    from tvm.ir.expr import Constant
+
+    def padded(const: Any, axis: int, width: int, value: float = 0.0) -> Any:
+        data = const.value.numpy()
+        pad = [(0, 0)] * data.ndim
+        pad[axis] = (0, width - data.shape[axis])
+        return relax.const(np.pad(data, pad, constant_values=value), str(data.dtype))
+
+    rewrites: dict[Any, dict[int, tuple[int, int, float]]] = {}  # call -> arg index -> (axis, width, pad value)
+    for root, width in plan.padding.items():
+        for var in plan.members[root]:
+            call = plan.producer[var]
+            if call.op.name == CONV:
+                rewrites.setdefault(call, {})[1] = (0, width, 0.0)
+            else:
+                value = _PAD_VALUE.get(call.op.name, 0.0)
+                for i, arg in enumerate(call.args):
+                    if isinstance(arg, Constant) and _channel_axis(arg, var) != -1:
+                        rewrites.setdefault(call, {})[i] = (_channel_axis(arg, var), width, value)
+            for use in plan.consumers.get(var, []):
+                if use.op.name == CONV:
+                    rewrites.setdefault(use, {})[1] = (1, width, 0.0)
+
+    @relax.expr_functor.mutator
+    class _Widen(relax.PyExprMutator):
+        def visit_call_(self, call: Any) -> Any:
+            if call not in rewrites:
+                return super().visit_call_(call)
+            args = [self.visit_expr(a) for a in call.args]
+            for i, (axis, width, value) in rewrites[call].items():
+                args[i] = padded(args[i], axis, width, value)
+            return relax.Call(call.op, args, call.attrs, call.ty_args, call.span)
+
+    mod = mod.clone()
+    for gv, func in list(mod.functions_items()):
+        if isinstance(func, relax.Function):
+            mod[gv] = _Widen().visit_expr(func)
+    return mod
+
+
+def _nchw_channels(var: Any) -> int:
+    return int(var.ty.shape[1])
+
+
+def _fits(call: Any) -> bool:
     attrs = call.attrs
     if str(attrs.data_layout) != "NCHW" or str(attrs.kernel_layout) != "OIHW" or int(attrs.groups) != 1:
         return False
-    if str(call.args[0].ty.dtype) != "float32":
-        return False
-    ic, oc = _channels(call)
-    return block_for(oc, lanes) is not None and (block_for(ic, lanes) is not None or ic <= lanes)
+    return str(call.args[0].ty.dtype) == "float32"
+
+
+def _blocked_plan(mod: Any, target: Any) -> tuple[Any, dict[Any, tuple[int, int]]] | None:
+    """``mod`` with its unfit groups padded, and per conv weight of it its (input block, output
+    block); ``None`` where some conv cannot take the blocked layout."""
+    if target.kind.name != "llvm":
+        return None
+    lanes = channel_block(target)
+    plan = _Plan(mod, lanes)
+    if plan.padding:
+        mod = _pad_channels(mod, plan)
+        plan = _Plan(mod, lanes)
+    if lanes < 4 or not plan.convs:
+        return None
+    if any(int(c.attrs.axis) % 4 != 1 for c in plan.concats):
+        return None  # only a concat of channels keeps the blocks whole
+    blocks: dict[Any, tuple[int, int]] = {}
+    for call, out in plan.convs:
+        bi, bo = plan.conv_blocks(call, out)
+        if not _fits(call) or bi is None or bo is None or blocks.setdefault(call.args[1], (bi, bo)) != (bi, bo):
+            return None
+    return mod, blocks
 
 
 def blocked_layout_applies(mod: Any, target: Any) -> bool:
-    """Whether every conv of ``mod`` can take the blocked layout on ``target``."""
-    if target.kind.name != "llvm":
-        return False
-    lanes = channel_block(target)
-    calls = _calls(mod)
-    convs = [c for c in calls if c.op.name == CONV]
-    # a concat (DenseNet) joins tensors of different blocks, which TVM's layout inference rejects
-    if any(c.op.name == CONCAT for c in calls):
-        return False
-    return lanes >= 4 and bool(convs) and all(_fits(c, lanes) for c in convs)
+    """Whether every conv of ``mod`` can take the blocked layout on ``target`` (some after padding)."""
+    return _blocked_plan(mod, target) is not None
 
 
 def to_blocked_layout(mod: Any, target: Any) -> Any:
@@ -96,14 +304,15 @@ def to_blocked_layout(mod: Any, target: Any) -> Any:
     import tvm
     from tvm import relax, topi
 
-    lanes = channel_block(target)
+    planned = _blocked_plan(mod, target)
+    if planned is None:
+        raise ValueError("to_blocked_layout: the module does not fit the blocked layout (see blocked_layout_applies)")
+    mod, blocks = planned
 
     def layouts(call: Any) -> dict[str, list[str]]:
         if getattr(call.op, "name", "") != CONV:
             return {}
-        ic, oc = _channels(call)
-        # every tensor's block depends on its channel count only, so producer and consumer agree
-        bi, bo = block_for(ic, lanes) or ic, block_for(oc, lanes)
+        bi, bo = blocks[call.args[1]]
         return {CONV: [f"NCHW{bi}c", f"OIHW{bi}i{bo}o", f"NCHW{bo}c"]}
 
     def legalize(bb: Any, call: Any) -> Any:

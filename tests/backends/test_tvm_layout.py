@@ -36,7 +36,11 @@ def test_registered_networks_take_the_blocked_layout_on_avx512() -> None:
         with target:
             assert blocked_layout_applies(mod, target)
         assert not blocked_layout_applies(mod, cuda)  # GPUs keep NCHW
-    model = load_model("densenet_bc_40")  # concats of 12-channel tensors onto blocks of 16
-    mod = optimize_graph(import_network(model.module, torch.randn(1, *model.spec.input_shape))[0])
-    with target:
-        assert not blocked_layout_applies(mod, target)
+    # concats of 12-channel tensors: every tensor a concat joins takes blocks of 12; pruned bottlenecks
+    # no block fits (43) are padded
+    for name in ("densenet_bc_40", "pruned_densenet"):
+        model = load_model(name)
+        mod = optimize_graph(import_network(model.module, torch.randn(1, *model.spec.input_shape))[0])
+        with target:
+            assert blocked_layout_applies(mod, target)
+        assert not blocked_layout_applies(mod, cuda)
