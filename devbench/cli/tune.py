@@ -22,6 +22,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-seed", dest="seed", action="store_false",
                    help="search every new kernel instead of seeding convs from the conv template and "
                         "other kernels from tuned neighbours")
+    p.add_argument("--trust-new-host", action="store_true",
+                   help="accept and remember the host key of an SSH board seen for the first time")
     add_text_format_argument(p)
 
 
@@ -33,7 +35,8 @@ def run(args: argparse.Namespace) -> int:
     spec, _ = resolve(args.model)  # kernels depend on shapes only, not on weight values
     target = get_target(args.target, args.targets_file, threads=args.threads)
     report = tune(spec, target, args.trials, time_budget_min=args.time_budget,
-                  max_trials_per_task=args.trials_per_task, retune=args.retune, seed=args.seed)
+                  max_trials_per_task=args.trials_per_task, retune=args.retune, seed=args.seed,
+                  trust_new_host=args.trust_new_host)
     if args.format == "json":
         print(json.dumps({"model": args.model, **asdict(report)}, indent=2, default=str))
         return 0

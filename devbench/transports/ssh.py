@@ -228,6 +228,11 @@ class SSHTransport:
         before anything is compiled for it."""
         self._connection()
 
+    def link(self) -> paramiko.Transport:
+        """The open connection (made as for a run if there is none), for callers that open channels
+        of their own on it: tuning forwards a port through it and runs TVM's RPC server over it."""
+        return self._connection().get_transport()
+
     def _refuse_if_cancelled(self) -> None:
         if self._cancelled:
             raise DevbenchError(f"interrupted: nothing more runs on board {self.endpoint.label}")

@@ -1,54 +1,69 @@
 """Where MetaSchedule measures candidates: on the target itself, chosen by its transport.
 
 ``local``: MetaSchedule's LocalRunner on this machine. ``rpc``: its RPCRunner through the target's
-TVM tracker (``[rpc]`` in the target file), so the schedules are timed on the board. ``ssh``
-boards are not supported for tuning yet: run ``python -m tvm.exec.rpc_server --tracker ...`` on
-the board and describe it as an ``rpc`` target.
+TVM tracker (``[rpc]`` in the target file), so the schedules are timed on the board. ``ssh``: the
+same RPCRunner, through a tracker that :mod:`.ssh_rpc` makes out of the board's SSH connection for
+the length of the tuning (TVM's RPC server started on the board, stopped afterwards), so every
+board devbench can ``run`` on can be tuned. A runner is therefore a context manager.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
-from devbench.errors import DevbenchError
 from devbench.targets import Target
 
 #: every candidate is timed like the board runner times a network: repeated, median taken by MS
 EVALUATOR = {"number": 10, "repeat": 1, "min_repeat_ms": 50, "enable_cpu_cache_flush": False}
 
 
-def _local(target: Target) -> Any:
+def _local(target: Target, trust_new_host: bool) -> AbstractContextManager[Any]:
     from tvm.s_tir import meta_schedule as ms
 
-    return ms.runner.LocalRunner(evaluator_config=ms.runner.EvaluatorConfig(**EVALUATOR))
+    return nullcontext(ms.runner.LocalRunner(evaluator_config=ms.runner.EvaluatorConfig(**EVALUATOR)))
 
 
-def _rpc(target: Target) -> Any:
+def _rpc_runner(tracker_host: str, tracker_port: int, key: str, session_timeout_s: float) -> Any:
     from tvm.s_tir import meta_schedule as ms
 
-    rpc = target.rpc
-    assert rpc is not None  # the target loader guarantees an [rpc] table for transport "rpc"
     return ms.runner.RPCRunner(
         rpc_config=ms.runner.RPCConfig(
-            tracker_host=rpc.tracker_host, tracker_port=rpc.tracker_port, tracker_key=rpc.key,
-            session_timeout_sec=int(rpc.session_timeout_s),
+            tracker_host=tracker_host, tracker_port=tracker_port, tracker_key=key,
+            session_timeout_sec=int(session_timeout_s),
         ),
         evaluator_config=ms.runner.EvaluatorConfig(**EVALUATOR),
     )
 
 
-RUNNERS: dict[str, Callable[[Target], Any]] = {"local": _local, "rpc": _rpc}
+def _rpc(target: Target, trust_new_host: bool) -> AbstractContextManager[Any]:
+    rpc = target.rpc
+    assert rpc is not None  # the target loader guarantees an [rpc] table for transport "rpc"
+    return nullcontext(_rpc_runner(rpc.tracker_host, rpc.tracker_port, rpc.key, rpc.session_timeout_s))
 
 
-def make_runner(target: Target) -> Any:
-    """The MetaSchedule runner that measures on ``target``."""
-    if target.transport not in RUNNERS:
-        raise DevbenchError(
-            f"target {target.name}: tuning over {target.transport!r} is not supported; "
-            f"use a target reached by {' or '.join(RUNNERS)} (an RPC tracker for remote boards)"
-        )
-    return RUNNERS[target.transport](target)
+@contextmanager
+def _ssh(target: Target, trust_new_host: bool) -> Iterator[Any]:
+    from devbench.tuning.ssh_rpc import board_rpc
+
+    assert target.ssh is not None  # the target loader guarantees an [ssh] table for transport "ssh"
+    with board_rpc(target, trust_new_host) as board:
+        # a candidate may take as long as one run on the board may
+        yield _rpc_runner(board.tracker_host, board.tracker_port, board.key, target.ssh.run_timeout_s)
+
+
+#: transport -> the runner's context manager; one for each of devbench.targets.TRANSPORTS
+RUNNERS: dict[str, Callable[[Target, bool], AbstractContextManager[Any]]] = {
+    "local": _local, "rpc": _rpc, "ssh": _ssh,
+}
+
+
+def make_runner(target: Target, trust_new_host: bool = False) -> AbstractContextManager[Any]:
+    """The MetaSchedule runner that measures on ``target``, for the length of a ``with`` block.
+    ``trust_new_host`` accepts an SSH board's host key on first contact, as ``run`` does. Every
+    transport a target may name has one."""
+    return RUNNERS[target.transport](target, trust_new_host)
 
 
 def _export_cross(compiler: str, mod: Any) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -72,6 +73,7 @@ def tune(
     verbose: bool = True,
     retune: bool = False,
     seed: bool = True,
+    trust_new_host: bool = False,
 ) -> TuneReport:
     """Tune ``network`` for ``target`` with at most ``trials`` measured candidates.
 
@@ -82,20 +84,23 @@ def tune(
     ``search_strategy`` "replay-trace" skips the cost-model-guided search (fast, for smoke tests).
     ``seed`` first gives new kernels measured schedules without a search: the conv template's
     variants for blocked convs, a tuned neighbour's schedule for the rest; only kernels neither
-    covers are searched.
+    covers are searched. ``trust_new_host`` accepts an SSH board's host key on first contact.
     """
     from devbench.native_log import native_stderr
 
     if trials <= 0:
         raise DevbenchError(f"trials must be a positive integer, got {trials}")
-    with native_stderr():  # TVM's C++ warnings (`Unknown schedule rule ...`): through logging, shown with -v
+    # native_stderr: TVM's C++ warnings (`Unknown schedule rule ...`) through logging, shown with -v;
+    # the stack: what measuring on the board needed (an SSH board's RPC server), stopped on the way out
+    with native_stderr(), ExitStack() as stack:
         return _tune(network, target, trials, time_budget_min, database_dir, max_trials_per_task, input_shape,
-                     batch, search_strategy, verbose, retune, seed)
+                     batch, search_strategy, verbose, retune, seed, stack, trust_new_host)
 
 
 def _tune(network: ArchSpec | torch.nn.Module, target: Target, trials: int, time_budget_min: float | None,
           database_dir: Path | None, max_trials_per_task: int | None, input_shape: tuple[int, ...] | None,
-          batch: int, search_strategy: str, verbose: bool, retune: bool, seed: bool) -> TuneReport:
+          batch: int, search_strategy: str, verbose: bool, retune: bool, seed: bool, stack: ExitStack,
+          trust_new_host: bool) -> TuneReport:
     from tvm.s_tir import meta_schedule as ms
 
     from devbench.backends.tvm_backend import prepare, tvm_target
@@ -116,7 +121,9 @@ def _tune(network: ArchSpec | torch.nn.Module, target: Target, trials: int, time
     done = set() if retune else set(tuned_workloads(database, all_tasks))
     new = [t for i, t in enumerate(all_tasks) if i not in done]
     level = logging.INFO if verbose else logging.DEBUG  # devbench's CLI shows INFO, -q hides it
-    builder, runner = make_builder(target), make_runner(target)
+    builder = make_builder(target)
+    # only when there is something to measure: on an SSH board it starts TVM's RPC server (tens of seconds)
+    runner = stack.enter_context(make_runner(target, trust_new_host)) if new else None
     seeded = []
     if seed and not retune:  # a few candidates per kernel: not worth a deadline check
         for how, step in (("the conv template", seed_templates), ("a tuned neighbour", transfer_schedules)):
