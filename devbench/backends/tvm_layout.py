@@ -11,15 +11,19 @@ elementwise op, a pool or a concat joins share one block (:class:`_Plan`), so a 
 consumers always agree and no layout transform appears between convs: a residual stage has one
 channel count and takes its block; a DenseNet stage (the stem or transition output, each layer's
 k new channels and every concat of them) takes the block of the gcd of its channel counts (12 for
-DenseNet-BC-40), so each concat appends whole blocks on the outer channel axis. A bottleneck (made
-by a conv, read by convs) is padded with zero channels where its block would waste vector lanes
-(43 -> 45 in blocks of 15). A network with a tensor no block fits (a DenseNet stage whose channel
-counts share no divisor of 4 or more; a prime above two vectors that cannot be padded) keeps NCHW
-altogether, and MetaSchedule's generic schedules.
+DenseNet-BC-40), so each concat appends whole blocks on the outer channel axis. Where a block would
+waste vector lanes, convs write padding channels after their own (zero filters; the convs reading
+them have zero weights there): a pruned bottleneck of 43 becomes 45 in blocks of 15; a
+DenseNet stage whose channel counts share only a small divisor gets its transition output padded
+(DenseNet-BC-100's 150 + 12i: 156 + 12i, blocks of 12 instead of 6; a depth-reduced 33 + 12i,
+which shares only 3: 36 + 12i). A network with a tensor no block fits that cannot be padded (a
+prime above two vectors in a residual stage) keeps NCHW altogether, and MetaSchedule's generic
+schedules.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any
 
@@ -87,11 +91,12 @@ def padded_width(channels: int, lanes: int) -> int:
     return vectors * -(-channels // vectors)
 
 
-#: ops whose output has the layout of their 4-D inputs, so these tensors must share one channel block
-_SAME_LAYOUT = frozenset({
+#: elementwise ops that keep a zero channel zero (with :data:`_PAD_VALUE` for their constants)
+_ELEMENTWISE = frozenset({
     "relax.add", "relax.subtract", "relax.multiply", "relax.divide", "relax.nn.relu", "relax.clip",
-    "relax.nn.avg_pool2d", "relax.nn.max_pool2d", CONCAT,
 })
+#: ops whose output has the layout of their 4-D inputs, so these tensors must share one channel block
+_SAME_LAYOUT = _ELEMENTWISE | {"relax.nn.avg_pool2d", "relax.nn.max_pool2d", CONCAT}
 #: what a padded channel's constant operand is: zero keeps a zero channel zero, a divisor of one too
 _PAD_VALUE = {"relax.divide": 1.0}
 
@@ -112,9 +117,9 @@ class _Plan:
     channel counts, so that the concat joins whole blocks along the outer channel axis and needs no
     layout transform: DenseNet-BC-40's stages (24 + 12i, 48 + 12i, 60 + 12i) take 12.
 
-    A group that only convs produce and only convs read, through elementwise ops (a bottleneck),
-    is padded with zero channels to :func:`padded_width` where its block would waste vectors
-    (:attr:`padding`: a pruned 43 -> 45, in blocks of 15).
+    Where a group's block would waste vector lanes, its convs write padding channels after their
+    own (:attr:`padding`, :meth:`_padding_block`): a pruned bottleneck of 43 becomes 45 in blocks
+    of 15; :attr:`maps` says where each tensor's real channels are.
     """
 
     def __init__(self, mod: Any, lanes: int) -> None:
@@ -127,19 +132,21 @@ class _Plan:
         self.consumers: dict[Any, list[Any]] = {}
         self.concats: list[Any] = []
         self.convs: list[tuple[Any, Any]] = []  # (call, its output var)
+        self.escaping: set[Any] = set()  # used other than as an operator's operand: their shape is seen
         for _, func in mod.functions_items():
             if not isinstance(func, relax.Function):
                 continue
+            self.escaping.update(relax.analysis.free_vars(func.body.body))
             for block in func.body.blocks:
                 for binding in block.bindings:
                     call = binding.value
                     if not isinstance(call, relax.Call) or not isinstance(call.op, Op):
+                        self.escaping.update(relax.analysis.free_vars(call))
                         continue
                     if _is_nchw(binding.var):
                         self._root(binding.var)
                         self.producer[binding.var] = call
-                    joined = call.op.name == CONCAT and isinstance(call.args[0], relax.Tuple)
-                    args = call.args[0].fields if joined else call.args
+                    args = _joined(call)
                     for arg in args:
                         if _is_nchw(arg):
                             self.consumers.setdefault(arg, []).append(call)
@@ -155,13 +162,31 @@ class _Plan:
         for var in list(self.parent):
             self.members.setdefault(self._root(var), []).append(var)
         self.group_block: dict[Any, int | None] = {}
-        self.padding: dict[Any, int] = {}  # group root -> padded channel count
+        self.padding: dict[Any, int] = {}  # group root -> the block its conv outputs are padded to
         for root, vars_ in self.members.items():
-            channels = math.gcd(*(_nchw_channels(v) for v in vars_))
-            self.group_block[root] = block_for(channels, lanes)
-            width = padded_width(channels, lanes)
-            if width != channels and self._paddable(vars_):
-                self.padding[root] = width
+            self.group_block[root] = block_for(math.gcd(*(_nchw_channels(v) for v in vars_)), lanes)
+            block = self._padding_block(root)
+            if block is not None:
+                self.padding[root] = block
+        self.maps = self._channel_maps()
+
+    def _padding_block(self, root: Any) -> int | None:
+        """The block to pad the group of ``root`` to, if padding gives it fewer or fuller vectors.
+
+        Without a concat (a bottleneck): :func:`padded_width`'s. With one (a DenseNet stage): the
+        block of its narrowest conv output (the growth rate), where its channel counts share only a
+        smaller divisor: DenseNet-BC-100's third stage (150 + 12i) is padded to 156 + 12i, blocks of
+        12 instead of 6; a depth-reduced one's (33 + 12i) to 36 + 12i instead of NCHW altogether.
+        """
+        group = self.members[root]
+        if not self._paddable(group):
+            return None
+        outputs = [_nchw_channels(v) for v in group if self.producer[v].op.name == CONV]
+        if not any(self.producer[v].op.name == CONCAT for v in group):
+            width = padded_width(_nchw_channels(group[0]), self.lanes)
+            return block_for(width, self.lanes) if width != _nchw_channels(group[0]) else None
+        block, current = block_for(min(outputs), self.lanes) if outputs else None, self.group_block[root]
+        return block if block is not None and (current is None or block > current) else None
 
     def _root(self, var: Any) -> Any:
         self.parent.setdefault(var, var)
@@ -173,25 +198,56 @@ class _Plan:
         self.parent[self._root(a)] = self._root(b)
 
     def _paddable(self, group: list[Any]) -> bool:
-        """Whether zero channels appended to every tensor of ``group`` stay zero and are never seen:
-        convs and elementwise ops with per-channel constants make them, convs alone read them."""
+        """Whether ``group``'s convs can write channels after their own (zero filters) that every
+        reader ignores: its tensors come from convs, elementwise ops with per-channel constants,
+        pools and concats, and stay inside the function; a conv reading one gets zero weights for
+        the padding. In a DenseNet stage any other reader (the head) gets the real channels picked
+        out (``take``); a bottleneck, only convs and elementwise ops may read."""
         from tvm.ir.expr import Constant
 
+        concat = any(self.producer.get(v) is not None and self.producer[v].op.name == CONCAT for v in group)
         for var in group:
             call = self.producer.get(var)
-            if call is None or call.op.name in (CONCAT, "relax.nn.max_pool2d", "relax.nn.avg_pool2d"):
+            if call is None or var in self.escaping or not (_paddable_conv(call) or call.op.name in _SAME_LAYOUT):
                 return False
-            if call.op.name != CONV and not all(
+            if call.op.name in _ELEMENTWISE and not all(
                     _is_nchw(a) or (isinstance(a, Constant) and _channel_axis(a, var) is not None)
                     for a in call.args):
                 return False
             for use in self.consumers.get(var, []):
-                if use.op.name == CONV:
-                    if not use.args[0].same_as(var):
-                        return False
-                elif use.op.name not in _SAME_LAYOUT or use.op.name == CONCAT:
+                if use.op.name in _SAME_LAYOUT or (_paddable_conv(use) and use.args[0].same_as(var)):
+                    continue
+                if not concat or not any(a.same_as(var) for a in use.args):
                     return False
         return True
+
+    def _channel_maps(self) -> dict[Any, list[int]]:
+        """Per tensor of a padded group, the real channel at each of its channels (-1: padding).
+
+        A group whose elementwise op would join differently padded tensors is not padded after all.
+        """
+        while True:
+            maps: dict[Any, list[int]] = {}
+            for var, call in self.producer.items():  # in binding order
+                root = self._root(var)
+                if root not in self.padding:
+                    continue
+                channels = _nchw_channels(var)
+                if call.op.name == CONV:
+                    width = -(-channels // self.padding[root]) * self.padding[root]
+                    maps[var] = [*range(channels), *[-1] * (width - channels)]
+                    continue
+                ins = [maps[a] for a in _joined(call) if _is_nchw(a)]
+                if call.op.name == CONCAT:
+                    offsets = itertools.accumulate([0, *(len(m) - m.count(-1) for m in ins)])
+                    maps[var] = [c + o if c >= 0 else -1 for m, o in zip(ins, offsets, strict=False) for c in m]
+                elif any(m != ins[0] for m in ins):
+                    del self.padding[root]
+                    break
+                else:
+                    maps[var] = ins[0]
+            else:
+                return maps
 
     def block(self, var: Any) -> int | None:
         """The channel block of the 4-D tensor ``var``: its group's."""
@@ -202,6 +258,22 @@ class _Plan:
         ic = _channels(call)[0]
         bi = self.block(call.args[0]) if _is_nchw(call.args[0]) else block_for(ic, self.lanes)
         return (bi if bi is not None or ic > self.lanes else ic), self.block(out)
+
+
+def _joined(call: Any) -> list[Any]:
+    """The tensor operands of ``call``: a concat's fields, any other op's arguments."""
+    from tvm import relax
+
+    if call.op.name == CONCAT and isinstance(call.args[0], relax.Tuple):
+        return list(call.args[0].fields)
+    return list(call.args)
+
+
+def _paddable_conv(call: Any) -> bool:
+    """Whether ``call`` is a conv whose weights can be padded: a constant, and a layout we block."""
+    from tvm.ir.expr import Constant
+
+    return call.op.name == CONV and _fits(call) and isinstance(call.args[1], Constant)
 
 
 def _channel_axis(const: Any, var: Any) -> int | None:
@@ -215,34 +287,43 @@ def _channel_axis(const: Any, var: Any) -> int | None:
     return None
 
 
+def _spread(data: Any, axis: int, channels: list[int], value: float) -> Any:
+    """``data`` with ``axis`` laid out as ``channels`` (a real channel, or -1 for ``value``)."""
+    import numpy as np
+
+    out = np.moveaxis(np.take(data, [max(c, 0) for c in channels], axis=axis), axis, 0).copy()
+    out[[i for i, c in enumerate(channels) if c < 0]] = value
+    return np.moveaxis(out, 0, axis)
+
+
 def _pad_channels(mod: Any, plan: _Plan) -> Any:
-    """``mod`` with the groups of ``plan.padding`` widened by zero channels: their convs' weights get
-    zero output filters (and their readers zero input channels), their per-channel constants
-    values that keep a zero channel zero."""
+    """``mod`` with the groups of ``plan.padding`` widened by channels after each conv output's own:
+    zero filters make them, per-channel constants get values that keep them finite (zero stays
+    zero), convs reading them zero weights, and other readers the real channels alone."""
     import numpy as np
     from tvm import relax
     from tvm.ir.expr import Constant
 
-    def padded(const: Any, axis: int, width: int, value: float = 0.0) -> Any:
-        data = const.value.numpy()
-        pad = [(0, 0)] * data.ndim
-        pad[axis] = (0, width - data.shape[axis])
-        return relax.const(np.pad(data, pad, constant_values=value), str(data.dtype))
+    # call -> arg index -> [(axis, channel map, pad value)], axis None for a take of the real channels; a
+    # conv that reads one padded group and writes another has its weights' two axes spread
+    rewrites: dict[Any, dict[int, list[tuple[int | None, list[int], float]]]] = {}
 
-    rewrites: dict[Any, dict[int, tuple[int, int, float]]] = {}  # call -> arg index -> (axis, width, pad value)
-    for root, width in plan.padding.items():
-        for var in plan.members[root]:
-            call = plan.producer[var]
-            if call.op.name == CONV:
-                rewrites.setdefault(call, {})[1] = (0, width, 0.0)
-            else:
-                value = _PAD_VALUE.get(call.op.name, 0.0)
-                for i, arg in enumerate(call.args):
-                    if isinstance(arg, Constant) and _channel_axis(arg, var) != -1:
-                        rewrites.setdefault(call, {})[i] = (_channel_axis(arg, var), width, value)
-            for use in plan.consumers.get(var, []):
-                if use.op.name == CONV:
-                    rewrites.setdefault(use, {})[1] = (1, width, 0.0)
+    def rewrite(call: Any, arg: int, axis: int | None, channels: list[int], value: float = 0.0) -> None:
+        rewrites.setdefault(call, {}).setdefault(arg, []).append((axis, channels, value))
+
+    for var, channels in plan.maps.items():
+        call = plan.producer[var]
+        if call.op.name == CONV:
+            rewrite(call, 1, 0, channels)
+        elif call.op.name in _ELEMENTWISE:
+            for i, arg in enumerate(call.args):
+                if isinstance(arg, Constant) and _channel_axis(arg, var) != -1:
+                    rewrite(call, i, _channel_axis(arg, var), channels, _PAD_VALUE.get(call.op.name, 0.0))
+        for use in plan.consumers.get(var, []):
+            if _paddable_conv(use) and use.args[0].same_as(var):
+                rewrite(use, 1, 1, channels)
+            elif use.op.name not in _SAME_LAYOUT:
+                rewrite(use, [a.same_as(var) for a in use.args].index(True), None, channels)
 
     @relax.expr_functor.mutator
     class _Widen(relax.PyExprMutator):
@@ -250,8 +331,14 @@ def _pad_channels(mod: Any, plan: _Plan) -> Any:
             if call not in rewrites:
                 return super().visit_call_(call)
             args = [self.visit_expr(a) for a in call.args]
-            for i, (axis, width, value) in rewrites[call].items():
-                args[i] = padded(args[i], axis, width, value)
+            for i, changes in rewrites[call].items():
+                for axis, channels, value in changes:
+                    if axis is None:
+                        real = [channels.index(c) for c in range(len(channels) - channels.count(-1))]
+                        args[i] = self.builder_.emit(relax.op.take(args[i], relax.const(np.array(real)), axis=1))
+                    else:
+                        data = args[i].value.numpy()
+                        args[i] = relax.const(_spread(data, axis, channels, value), str(data.dtype))
             return relax.Call(call.op, args, call.attrs, call.ty_args, call.span)
 
     mod = mod.clone()
