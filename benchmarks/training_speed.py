@@ -16,12 +16,6 @@
    same two processes one after the other with torch's default thread count. Each subprocess trains a
    fixed number of steps with devbench's loop; the wall time includes process start-up. A figure
    below 1.0 means running two 1-thread processes in parallel finishes the pair sooner.
-3. **Inside the experiment's dask workers.** ``devbench experiment`` trains in the worker processes of
-   a dask ``LocalCluster``. Two one-worker clusters, one started with dask's own worker environment
-   (``MALLOC_TRIM_THRESHOLD_=65536``) and one with devbench's (``Engine``: dask's less that variable),
-   alternately time the same number of devbench training steps, one thread each; the ratio of each
-   pair is devbench's / dask's own images/s. Above 1.0: devbench's workers train faster.
-
 Usage: ``python benchmarks/training_speed.py [--rounds 5] [--seconds 3] [--steps 60]``.
 """
 
@@ -170,40 +164,6 @@ def parallel_vs_sequential(steps: int) -> None:
           f"default-thread runs ({steps} steps of batch {BATCH} each, process start-up included)", flush=True)
 
 
-def timed_steps(steps: int) -> float:
-    """A dask task: devbench's loop on one thread for ``steps`` steps after one warm-up step; images/s."""
-    torch.set_num_threads(1)
-    gen = devbench_epochs(*_setup())
-    next(gen)
-    t0 = time.perf_counter()
-    n = sum(next(gen) for _ in range(steps))
-    return n / (time.perf_counter() - t0)
-
-
-def dask_workers(rounds: int, steps: int) -> None:
-    import dask
-    from distributed import Client, LocalCluster
-
-    from devbench.experiment.run import SPAWN_ENVIRON, _worker_environ
-
-    def cluster(environ: dict) -> LocalCluster:
-        with dask.config.set({SPAWN_ENVIRON: environ}):
-            return LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                dashboard_address=None)
-
-    theirs, ours = cluster(dask.config.get(SPAWN_ENVIRON)), cluster(_worker_environ())
-    with theirs, ours, Client(theirs) as a, Client(ours) as b:
-        pairs = []
-        for i in range(rounds):
-            mine = b.submit(timed_steps, steps, pure=False).result()
-            dasks = a.submit(timed_steps, steps, pure=False).result()
-            pairs.append(mine / dasks)
-            print(f"  round {i + 1}: devbench's worker {mine:7.1f} img/s, dask's default worker {dasks:7.1f} img/s, "
-                  f"ratio {mine / dasks:.2f}", flush=True)
-    print(f"3. devbench's dask worker / dask's default worker: median {statistics.median(pairs):.2f}x "
-          f"(min {min(pairs):.2f}, max {max(pairs):.2f}) over {rounds} pairs of {steps} steps", flush=True)
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--rounds", type=int, default=5, help="timed pairs (devbench, bare) for part 1")
@@ -219,7 +179,6 @@ def main() -> None:
     torch.set_num_threads(args.threads or 1)
     loop_overhead(args.rounds, args.seconds)
     parallel_vs_sequential(args.steps)
-    dask_workers(args.rounds, args.steps)
 
 
 if __name__ == "__main__":
