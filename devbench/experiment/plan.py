@@ -22,12 +22,12 @@ forward passes (forward, backward for activations and for weights), so a run tak
 epochs x 3 + test images x epochs) x MACs / throughput`` seconds. The throughput is each base network's
 own, measured on this machine by a few timed steps (:mod:`devbench.experiment.throughput`: the families
 differ, DenseNet-BC's many thin layers train at half ResNet's MAC/s here), or without a measurement the
-assumed per-process figure of :data:`MACS_PER_S` (the CPU one between DenseNet-BC-40's 2e10 and ResNet-20's
-4e10 with one thread per process here; the GPU one an assumption, not a measurement: WRN-40-2's 200
-CIFAR-10 epochs in about an hour). A
-pruned network's size before pruning has run is estimated from its budget (or, for a prune stage, from
-the fraction of channels removed), and MACs are taken to shrink in proportion to parameters. A latency
-comparison costs :data:`COMPILE_S` per network and backend plus :data:`ROUND_S` per round.
+assumed per-process figure of :data:`MACS_PER_S` (the CPU one between DenseNet-BC-40's 2e10 and
+ResNet-20's 4e10 with one thread per process here; the GPU one an assumption, not a measurement:
+WRN-40-2's 200 CIFAR-10 epochs in about an hour). A pruned network's size before pruning has run is
+estimated from its budget (or, for a prune stage, from the fraction of channels removed), and MACs are
+taken to shrink in proportion to parameters. A latency comparison costs :data:`COMPILE_S` per network
+and backend plus :data:`ROUND_S` per round.
 """
 
 from __future__ import annotations
