@@ -14,7 +14,7 @@ same network, and the achieved GFLOP/s (2 x MACs / median) beside the machine's 
 from /proc/cpuinfo as cores x GHz x FLOPs/cycle (see ``cpu_peak`` for the assumptions). A last
 table names the fastest backend per network and its speed-up over ONNX Runtime.
 
-Usage: ``python benchmarks/backends.py [--models a,b] [--repeats 50] [--rounds 2] [--threads N] [--db FILE]``
+Usage: ``python benchmarks/backends.py [--models a,b] [--repeats 20] [--rounds 2] [--threads N] [--db FILE]``
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from devbench.bench import Job, MeasureSettings, make_jobs, run_jobs
+from devbench.bench import DEFAULT_MEASURE, Job, MeasureSettings, make_jobs, run_jobs
+from devbench.cli import configure_output
 from devbench.models import list_models
 from devbench.results import ResultRow, ResultStore
 from devbench.targets import Target, get_target
@@ -174,13 +175,16 @@ def fastest_table(rows: list[ResultRow]) -> str:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--models", default=None, help=f"comma-separated (default: {','.join(default_models())})")
-    p.add_argument("--repeats", type=int, default=50, help="timed runs per row, at least")
-    p.add_argument("--min-time", type=float, default=1.0, metavar="S", help="sample for at least S seconds per row")
+    p.add_argument("--repeats", type=int, default=None, help="timed runs per measuring process, at least "
+                   f"(default {DEFAULT_MEASURE['repeats']})")
+    p.add_argument("--min-time", type=float, default=None, metavar="S",
+                   help=f"sample for at least S s per measuring process (default {DEFAULT_MEASURE['min_time_s']:g})")
     p.add_argument("--rounds", type=int, default=2, help="interleaved rounds; the fastest round of each row counts")
     p.add_argument("--threads", type=int, default=None, help="threads for every backend (default: the target's)")
     p.add_argument("--db", type=Path, default=None, help="results database (default: a temporary one)")
     p.add_argument("--fma-units", type=int, default=2, help="FMA units per core, for the peak (see cpu_peak)")
     args = p.parse_args(argv)
+    configure_output(verbose=0, quiet=0)  # as the CLI: TVM's native warnings only with -v, devbench's notes
 
     models = args.models.split(",") if args.models else default_models()
     local = get_target("local", threads=args.threads)
@@ -194,8 +198,9 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             store.close()
     cpu = rows[0].environment.get("cpu", "?") if rows else "?"
-    print(f"\nbatch 1, {local.threads} threads, target local ({cpu}); median of >= {args.repeats} runs "
-          f"and >= {args.min_time:g} s per row, best of {args.rounds} interleaved round(s); "
+    per = rows[0].rounds if rows else "?"
+    print(f"\nbatch 1, {local.threads} threads, target local ({cpu}); per row the median of {per} fresh "
+          f"processes' medians, best of {args.rounds} interleaved round(s); "
           "ratio = backend median / ONNX Runtime median")
     print(f"peak fp32: {peak.gflops():.0f} GFLOP/s machine, {peak.gflops(local.threads):.0f} GFLOP/s at "
           f"{local.threads} threads = {peak.assumption}")
