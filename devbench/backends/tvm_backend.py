@@ -102,22 +102,22 @@ def optimize_graph(mod: Any) -> Any:
     """Graph-level rewrites that need no target: fold BN into convs, decompose what is left.
 
     ``FoldBatchnormToConv2D`` turns conv -> BN into conv with scaled weights plus a bias add, and
-    FoldConstant computes the new weights at compile time, so the board never runs a BN after a
-    conv. BNs that follow an add (pre-activation blocks) become a multiply-add that FuseOps merges
-    into their neighbour.
+    the constant folding computes the new weights at compile time (in numpy: see
+    :func:`.tvm_layout.fold_constants`), so the board never runs a BN after a conv. BNs that follow
+    an add (pre-activation blocks) become a multiply-add that FuseOps merges into their neighbour.
     """
+    import tvm
     from tvm import relax
 
-    seq = [
+    from devbench.backends.tvm_layout import fold_constants
+
+    return tvm.transform.Sequential([
         relax.transform.FoldBatchnormToConv2D(),
-        relax.transform.FoldConstant(),
+        fold_constants(),
         relax.transform.DecomposeOpsForInference(),
         relax.transform.CanonicalizeBindings(),
-        relax.transform.FoldConstant(),
-    ]
-    import tvm
-
-    return tvm.transform.Sequential(seq)(mod)
+        fold_constants(),
+    ])(mod)
 
 
 def lower_to_tir(mod: Any, target: Any) -> Any:

@@ -78,18 +78,19 @@ def _export_cross(compiler: str, mod: Any) -> str:
     return path
 
 
-def build_candidate(mod: Any, target: Any, params: Any) -> Any:
-    """MetaSchedule's default build, with the fast tensor-intrinsic import (runs in a build worker).
+def build_candidate(mod: Any, target: Any, _params: Any) -> Any:
+    """MetaSchedule's default build without its import of ``tvm.s_tir.tensor_intrin`` (runs in a build worker).
 
-    MetaSchedule restarts its build workers for every batch, so the slow import would be paid
-    40+ s per batch and time every build out.
+    MetaSchedule starts new build workers for every batch, and that import (hundreds of TVMScript
+    intrinsics: 2.6 s even with :func:`~devbench.backends.tvm_schedule.import_tensor_intrinsics`'s
+    shortcut, 40+ s without) cost each worker more than the few kernels it builds. A candidate
+    arrives scheduled, tensor intrinsics already substituted in the tuning process, so building it
+    needs no intrinsic registered.
     """
-    from devbench.backends.tvm_schedule import import_tensor_intrinsics
+    from tvm.driver import build
+    from tvm.s_tir.transform import RemoveWeightLayoutRewriteBlock
 
-    import_tensor_intrinsics()
-    from tvm.s_tir.meta_schedule.builder.local_builder import default_build
-
-    return default_build(mod, target, params)
+    return build(RemoveWeightLayoutRewriteBlock(skip_tensor_rewrite=True)(mod), target=target)
 
 
 def make_builder(target: Target) -> Any:

@@ -44,3 +44,49 @@ def test_registered_networks_take_the_blocked_layout_on_avx512() -> None:
         with target:
             assert blocked_layout_applies(mod, target)
         assert not blocked_layout_applies(mod, cuda)
+
+
+class _ConvBnAddBn(torch.nn.Module):
+    """conv -> BN (folded into the conv), then an add and a BN after it (decomposed to constants)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1, self.bn1 = torch.nn.Conv2d(4, 4, 3, padding=1, bias=False), torch.nn.BatchNorm2d(4)
+        self.bn2, self.conv2 = torch.nn.BatchNorm2d(4), torch.nn.Conv2d(4, 8, 3, padding=1)
+        for bn in (self.bn1, self.bn2):  # statistics far from identity, so every constant is computed
+            bn.running_mean.uniform_(-1, 1)
+            bn.running_var.uniform_(0.2, 3)
+            bn.weight.data.uniform_(0.5, 2)
+            bn.bias.data.uniform_(-1, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv2(self.bn2(torch.relu(self.bn1(self.conv1(x))) + x))
+
+
+def test_constants_folded_in_numpy_are_fold_constants_bit_for_bit() -> None:
+    """BN folding, then weight packing, in numpy: FoldConstant's constants, and none left for it to compile."""
+    import tvm
+    import tvm_ffi
+    from tvm import relax
+
+    from devbench.backends.tvm_backend import import_network
+    from devbench.backends.tvm_layout import _calls, fold_in_numpy
+
+    def folds_like_fold_constant(mod: object, ops: set[str]) -> object:
+        assert ops <= {c.op.name for c in _calls(mod)}
+        folded = fold_in_numpy(mod)
+        assert not [c.op.name for c in _calls(folded) if not any(isinstance(a, relax.Var) for a in c.args)]
+        assert tvm_ffi.structural_equal(folded, relax.transform.FoldConstant()(mod), map_free_vars=True)
+        return folded
+
+    torch.manual_seed(0)
+    mod = import_network(_ConvBnAddBn().eval(), torch.randn(1, 4, 8, 8))[0]
+    mod = tvm.transform.Sequential([
+        relax.transform.FoldBatchnormToConv2D(),
+        relax.transform.DecomposeOpsForInference(),
+        relax.transform.CanonicalizeBindings(),
+    ])(mod)
+    folded = folds_like_fold_constant(mod, {"relax.sqrt", "relax.divide", "relax.reshape", "relax.expand_dims"})
+    layouts = {"relax.nn.conv2d": ["NCHW4c", "OIHW4i4o", "NCHW4c"]}
+    packed = relax.transform.Normalize()(relax.transform.ConvertLayout(layouts)(folded))
+    folds_like_fold_constant(packed, {"relax.layout_transform"})

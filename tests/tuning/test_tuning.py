@@ -73,6 +73,8 @@ def test_new_nchw_conv_is_seeded_from_a_tuned_neighbour(tmp_path: Path) -> None:
     assert second.reused == first.tasks
     # the new conv starts from the narrower one's schedule, refitted: a few candidates, no search
     assert second.seeded == 1 and second.tuned == 0 and 0 < second.trials <= CANDIDATES
+    again = _tune(member(True, width=37), tmp_path)  # nothing new: no builder or runner started, no trials
+    assert again.reused == again.tasks and again.seeded == again.tuned == again.trials == 0
 
     searched = _tune(member(True, width=37), tmp_path / "no-seed", seed=False)
     assert searched.seeded == 0 and searched.tuned == searched.tasks

@@ -1,0 +1,36 @@
+"""MetaSchedule's build workers: they build candidates without importing TVM's tensor intrinsics."""
+
+from __future__ import annotations
+
+
+def test_a_tensorized_candidate_builds_in_a_worker_without_the_intrinsics() -> None:
+    """Intrinsics are substituted where the schedule is made (this process): a build worker, which no
+    longer pays seconds to register them, still builds a kernel tensorized with one (AVX-512)."""
+    import tvm
+    from tvm import s_tir, te
+    from tvm.s_tir import meta_schedule as ms
+
+    from devbench.backends.tvm_schedule import import_tensor_intrinsics
+    from devbench.targets import get_target
+    from devbench.tuning.runners import make_builder
+
+    import_tensor_intrinsics()
+    from tvm.s_tir.tensor_intrin.x86 import AVX512_DOT_16x4_INTRIN
+
+    a = te.placeholder((4, 16), "uint8", name="A")
+    b = te.placeholder((32, 16), "int8", name="B")
+    k = te.reduce_axis((0, 16), name="k")
+    c = te.compute((4, 32), lambda i, j: te.sum(a[i, k].astype("int32") * b[j, k].astype("int32"), axis=k))
+    sch = s_tir.Schedule(te.create_prim_func([a, b, c]))
+    block = sch.get_sblock("compute")
+    i, j, kk = sch.get_loops(block)
+    j_out, j_in = sch.split(j, [None, 16])
+    k_out, k_in = sch.split(kk, [None, 4])
+    sch.reorder(i, j_out, k_out, j_in, k_in)
+    sch.decompose_reduction(block, k_out)
+    sch.tensorize(j_in, AVX512_DOT_16x4_INTRIN)
+    assert "pmaddubs" in sch.mod.script()  # the intrinsic's body, in place of the loops
+
+    target = tvm.target.Target({"kind": "llvm", "mcpu": "cascadelake"})
+    [built] = make_builder(get_target("local", threads=2)).build([ms.builder.BuilderInput(sch.mod, target)])
+    assert built.error_msg is None, built.error_msg
