@@ -14,7 +14,9 @@ HELP = "tune a network's TVM kernels for a target (reused by every later compile
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", required=True, help="registered name or spec JSON file")
     add_target_arguments(p)
-    p.add_argument("--trials", type=positive_int, default=2000, help="measured candidates in all (default 2000)")
+    p.add_argument("--trials", type=positive_int,
+                   help="measured candidates in all (default: the seeding's few per new conv plus "
+                        "32 per kernel left to search)")
     p.add_argument("--time-budget", type=non_negative_float, metavar="MIN", help="stop after this many minutes")
     p.add_argument("--trials-per-task", type=positive_int, help="cap per kernel (default: trials / new kernels)")
     p.add_argument("--retune", action="store_true",

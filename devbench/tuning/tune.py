@@ -24,6 +24,10 @@ from devbench.targets import Target
 
 #: candidates measured per task per round; a multiple of the usual 64 scaled down for 2-core boards
 TRIALS_PER_ITER = 32
+#: without ``trials``: one round per kernel left to search after seeding. Those are the small
+#: kernels (pools, layout transforms, the classifier): a first round gets them near their best, and
+#: a default of thousands of trials took hours on an emulated board for a few percent of a network
+DEFAULT_TRIALS_PER_KERNEL = TRIALS_PER_ITER
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +66,7 @@ def _network(network: ArchSpec | torch.nn.Module, input_shape: tuple[int, ...] |
 def tune(
     network: ArchSpec | torch.nn.Module,
     target: Target,
-    trials: int = 2000,
+    trials: int | None = None,
     *,
     time_budget_min: float | None = None,
     database_dir: Path | None = None,
@@ -75,7 +79,8 @@ def tune(
     seed: bool = True,
     trust_new_host: bool = False,
 ) -> TuneReport:
-    """Tune ``network`` for ``target`` with at most ``trials`` measured candidates.
+    """Tune ``network`` for ``target`` with at most ``trials`` measured candidates (default: the
+    seeding's few per new conv plus :data:`DEFAULT_TRIALS_PER_KERNEL` per kernel left to search).
 
     ``database_dir`` replaces the root of the per-target databases (default
     ``$DEVBENCH_CACHE_DIR/tuning``). ``max_trials_per_task`` defaults to an even share of
@@ -88,7 +93,7 @@ def tune(
     """
     from devbench.native_log import native_stderr
 
-    if trials <= 0:
+    if trials is not None and trials <= 0:
         raise DevbenchError(f"trials must be a positive integer, got {trials}")
     # native_stderr: TVM's C++ warnings (`Unknown schedule rule ...`) through logging, shown with -v;
     # the stack: what measuring on the board needed (an SSH board's RPC server), stopped on the way out
@@ -97,7 +102,7 @@ def tune(
                      batch, search_strategy, verbose, retune, seed, stack, trust_new_host)
 
 
-def _tune(network: ArchSpec | torch.nn.Module, target: Target, trials: int, time_budget_min: float | None,
+def _tune(network: ArchSpec | torch.nn.Module, target: Target, trials: int | None, time_budget_min: float | None,
           database_dir: Path | None, max_trials_per_task: int | None, input_shape: tuple[int, ...] | None,
           batch: int, search_strategy: str, verbose: bool, retune: bool, seed: bool, stack: ExitStack,
           trust_new_host: bool) -> TuneReport:
@@ -139,7 +144,10 @@ def _tune(network: ArchSpec | torch.nn.Module, target: Target, trials: int, time
         stopped_early=False, task_names=[t.task_name for t in new],
         best_us={s.task_name: s.best_us for s in seeded},
     )
-    budget = trials - report.trials  # the seeding candidates were measured trials too
+    if trials is None:
+        budget = DEFAULT_TRIALS_PER_KERNEL * len(new)
+    else:
+        budget = trials - report.trials  # the seeding candidates were measured trials too
     if new and budget > 0:
         per_task = max_trials_per_task or max(1, math.ceil(budget / len(new)))
         deadline = start + 60 * time_budget_min if time_budget_min else None
