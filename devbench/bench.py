@@ -9,7 +9,6 @@ board at a time, so no two measurements share a board.
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import json
 import math
@@ -360,9 +359,6 @@ def _compile_and_measure(jobs: list[Job], transports: dict[str, Transport], reco
         try:
             with interrupts.native_section():
                 compiled[job.job_id] = compile_job(job)
-                # a compile leaves seconds of cyclic garbage (TVM's IR objects); collected here, a
-                # Ctrl-C during the collection is the watchdog's, not a wait of seconds in C
-                gc.collect()
         except DevbenchError as e:
             record(_error_row(job, f"compile: {e}"))
         except Exception as e:  # a compiler crash on one network must not lose the others

@@ -7,6 +7,7 @@ state). A second ``devbench compile`` or ``run`` of the same thing finds the fil
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import shutil
@@ -55,6 +56,10 @@ def compile_cached(backend_name: str, request: CompileRequest, weights: str | No
     scratch = Path(tempfile.mkdtemp(prefix=f".{key[:12]}-", dir=root))
     try:
         meta = backend.compile(request, scratch)
+        # a compile leaves seconds of cyclic garbage (TVM's IR objects): collected now, before the
+        # artifact is stored, not by a later GC pass that would hold a Ctrl-C for seconds in C (a run
+        # compiles inside interrupts.native_section, whose watchdog ends a stuck process)
+        gc.collect()
         (scratch / "meta.json").write_text(json.dumps(meta, sort_keys=True, default=str))
         if final.exists():
             shutil.rmtree(final)
