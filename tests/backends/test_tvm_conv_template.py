@@ -10,7 +10,7 @@ from devbench.backends import tvm_conv_template as template
 
 
 class _Stage(torch.nn.Module):
-    """Convs whose output channel blocks (3, then 2 at 8 lanes...) and widths (12, 6) the tiles divide unevenly."""
+    """Convs whose output channel blocks (3, then 2, at 16 lanes) and widths (12, 6) the tiles divide unevenly."""
 
     def __init__(self) -> None:
         super().__init__()
