@@ -18,14 +18,23 @@ or the head. Runtimes name operators differently, so each gets the mapping its n
   sequences are aligned (longest common subsequence), so each op inherits its node's module.
 - **tvm**: fused kernels (``fused_conv2d_NCHWc3_add3_relu2``) keep no module names, and one kernel
   serves every layer of the same shape. The board records each call's argument shapes; a kernel
-  named after a conv (or a matmul) is paired, in order, with a conv (linear) of the exported
-  graph whose output and weight sizes it has (the longest such order-keeping pairing), and takes
-  that layer's part. An add or ReLU fused into a conv thus counts for the conv's block; a conv
-  TVM computes twice (a BN folded into one copy) leaves one copy unpaired.
+  named after a conv, a matmul or a pool is paired, in order, with a conv, linear or pool of the
+  exported graph whose shapes it has (the longest such order-keeping pairing), and takes that
+  layer's part. Shapes, not sizes: the blocked layout pads a pruned width with zero channels
+  (17 -> 18), so a kernel may hold more channels than its layer, never other pixels or another
+  window. TVM runs a downsampling block's shortcut before its second conv (whose fused residual add
+  needs it), so a kernel the ordered pairing leaves out then takes an unpaired layer it computes
+  from a neighbouring kernel's part. An add or ReLU fused into a conv counts for the conv's
+  block; a conv TVM computes twice (a BN folded into one copy) counts twice for its block.
 
 Operators no name reaches (ORT's layout reorders, TVM's allocations and element-wise kernels, the
 input copy) take the part of their neighbours when the nearest attributed operators before and
-after them agree; otherwise they are ``other``. Nothing is guessed beyond that.
+after them agree; otherwise they are ``other``. Nothing is guessed beyond that. ``other`` is meant
+for the runtime's own work between blocks, which belongs to no block (the Relax VM's builtins:
+allocations, shape checks, reshapes; the input's layout transform). Every conv, linear and pool of
+the network is a layer of some part, so with TVM such a kernel in ``other`` is a mapping bug, not a
+cost. What TVM cannot fuse into a conv and runs between two blocks is ``other`` too, for want of a
+name: a DenseNet's concats and its layers' pre-activation BN+ReLU.
 
 Profilers cost time of their own (a Python callback per TVM call, trace events in ORT and torch),
 so a profile explains a latency; ``devbench run`` measures it.
@@ -193,36 +202,107 @@ def map_torch(ops: list[dict[str, Any]], artifact: Path, job: Job) -> list[Part 
     return parts
 
 
+#: TVM kernel name fragment -> the network op such a kernel computes (the first fragment found wins)
+TVM_ANCHORS = (
+    ("conv2d", "aten::conv2d"), ("matmul", "aten::linear"), ("dense", "aten::linear"),
+    ("adaptive_avg_pool2d", "aten::adaptive_avg_pool2d"), ("avg_pool2d", "aten::avg_pool2d"),
+    ("max_pool2d", "aten::max_pool2d"), ("mean", "aten::adaptive_avg_pool2d"),
+)
+#: the exported graph's ops a TVM kernel can be paired with
+ANCHORED_OPS = frozenset(op for _, op in TVM_ANCHORS)
+
+
 def tvm_anchor(kernel: str) -> str | None:
-    """The network op a TVM kernel is named after, where it is one the mapping anchors on."""
-    if "conv2d" in kernel:
-        return "aten::conv2d"
-    if "matmul" in kernel or "dense" in kernel:
-        return "aten::linear"
-    return None
+    """The network op a TVM kernel is named after, where it is one the mapping anchors on: a conv,
+    a linear (a matmul or dense), a pool (a global average pool is a ``mean``). VM builtins
+    (``vm.builtin.alloc_tensor``...), layout transforms and element-wise kernels are none."""
+    if kernel.startswith("vm."):
+        return None
+    return next((op for fragment, op in TVM_ANCHORS if fragment in kernel), None)
 
 
 class Layer(NamedTuple):
-    """A conv or linear of the exported graph: what a TVM kernel computing it must look like."""
+    """A conv, linear or pool of the exported graph: what a TVM kernel computing it must look like
+    (``weight`` is None for a pool)."""
 
     op: str
     part: Part | None
-    weight_numel: int
-    out_numel: int
+    data: tuple[int, ...]
+    weight: tuple[int, ...] | None
+    out: tuple[int, ...]
 
 
 def graph_layers(program: Any) -> list[Layer]:
-    """The convs and linears of an exported program in graph order, with their tensor sizes."""
+    """The convs, linears and pools of an exported program in graph order, with their tensor shapes."""
     layers = []
     for node in program.graph.nodes:
         if node.op != "call_function" or getattr(node.target, "_schema", None) is None:
             continue
         op = node.target._schema.name
-        if op in ("aten::conv2d", "aten::linear"):
+        if op in ANCHORED_OPS:
             stack = node.meta.get("nn_module_stack") or {}
+            weight = tuple(node.args[1].meta["val"].shape) if op in ("aten::conv2d", "aten::linear") else None
             layers.append(Layer(op, deepest_part([path for path, _ in stack.values()]),
-                                math.prod(node.args[1].meta["val"].shape), math.prod(node.meta["val"].shape)))
+                                tuple(node.args[0].meta["val"].shape), weight, tuple(node.meta["val"].shape)))
     return layers
+
+
+def nchw(shape: Sequence[int]) -> tuple[int, int, int, int, int] | None:
+    """(batch, channels, height, width, channel block) of an activation in TVM's NCHW or blocked
+    NCHW[x]c layout (tvm_layout.py); None for any other rank."""
+    if len(shape) == 4:
+        return (*shape, 1)
+    if len(shape) == 5:
+        n, outer, h, w, block = shape
+        return n, outer * block, h, w, block
+    return None
+
+
+def oihw(shape: Sequence[int]) -> tuple[int, int, int, int] | None:
+    """(out channels, in channels, kernel height, kernel width) of a conv weight in OIHW or blocked
+    OIHW[x]i[y]o layout; None for any other rank."""
+    if len(shape) == 4:
+        return tuple(shape)
+    if len(shape) == 6:
+        o_outer, i_outer, kh, kw, i_block, o_block = shape
+        return o_outer * o_block, i_outer * i_block, kh, kw
+    return None
+
+
+def padded(tvm: tuple[int, int, int, int, int] | None, torch_shape: Sequence[int], whole_blocks: bool) -> bool:
+    """Whether TVM's activation ``tvm`` (from :func:`nchw`) holds the graph's ``torch_shape``: the same
+    batch and pixels, at least its channels. The blocked layout pads a tensor whose width wastes
+    vector lanes with zero channels after its own, less than one block (a pruned 17 -> 18, 27 -> 28);
+    a conv reading a concat of padded tensors reads each one's padding (``whole_blocks`` False)."""
+    if tvm is None or len(torch_shape) != 4:
+        return False
+    n, c, h, w, block = tvm
+    channels = torch_shape[1]
+    return ((n, h, w) == (torch_shape[0], *torch_shape[2:]) and c >= channels
+            and (not whole_blocks or c - channels < block))
+
+
+def tvm_computes(op: dict[str, Any], layer: Layer) -> bool:
+    """Whether the TVM kernel ``op`` (a board operator with its call's argument shapes: inputs in
+    the order the op takes them, the output last) can compute ``layer``.
+
+    A conv or pool: the same batch, pixels in and out and kernel window, and at least the layer's
+    channels, since the blocked layout may pad them (:func:`padded`); sizes alone stopped matching
+    once it did. A linear: its output and weight sizes (the head reads the real channels)."""
+    shapes = op["shapes"]
+    if tvm_anchor(op["name"]) != layer.op or len(shapes) < 2:
+        return False
+    if layer.op == "aten::linear":
+        numels = [math.prod(shape) for shape in shapes]
+        return numels[-1] == math.prod(layer.out) and math.prod(layer.weight or ()) in numels
+    out = nchw(shapes[-1])
+    if not (padded(nchw(shapes[0]), layer.data, whole_blocks=False) and padded(out, layer.out, whole_blocks=True)):
+        return False
+    if layer.weight is None:
+        return True
+    weight = oihw(shapes[1])
+    return (weight is not None and out is not None and weight[0] == out[1] and weight[1] >= layer.weight[1]
+            and weight[2:] == tuple(layer.weight[2:]))
 
 
 def align(n: int, m: int, match: Callable[[int, int], bool]) -> list[tuple[int, int]]:
@@ -243,24 +323,52 @@ def align(n: int, m: int, match: Callable[[int, int], bool]) -> list[tuple[int, 
     return pairs
 
 
+def pair_kernels(ops: list[dict[str, Any]], layers: Sequence[Layer]) -> list[Part | None]:
+    """Per board operator, the part of the graph layer its kernel computes (None: no layer).
+
+    The anchored kernels (:func:`tvm_anchor`, with recorded shapes) are paired with the layers in
+    order first (:func:`align`): one kernel serves every layer of its shape, so only the order tells
+    those layers apart. TVM may run a block's independent branches in another order than the graph,
+    though: a downsampling block's shortcut conv runs before its second conv, into which the
+    residual add it feeds is fused; an order-keeping pairing leaves one of the two out. So a kernel
+    left unpaired then takes a layer left unpaired that it computes, from the part of the nearest
+    paired kernel before or after it (the nearest such layer in graph order). A kernel with no such
+    layer that computes the layer of the paired kernel before or after it is a second copy of it:
+    TVM computes a conv twice where its output is read both as it is and through a BN folded into
+    one copy (a DenseNet's stem: its output joins the first concat and, through the first layer's
+    BN and ReLU, that layer's conv), and each copy is the layer's work. A kernel left over is left
+    to :func:`fill_between`.
+    """
+    kernels = [i for i, op in enumerate(ops) if tvm_anchor(op["name"]) is not None and op.get("shapes")]
+    pairs = dict(align(len(kernels), len(layers), lambda k, j: tvm_computes(ops[kernels[k]], layers[j])))
+    taken = set(pairs.values())
+    for k in range(len(kernels)):
+        if k in pairs:
+            continue
+        before = next((pairs[i] for i in range(k - 1, -1, -1) if i in pairs), None)
+        after = next((pairs[i] for i in range(k + 1, len(kernels)) if i in pairs), None)
+        near = {layers[j].part for j in (before, after) if j is not None} - {None}
+        lo, hi = -1 if before is None else before, len(layers) if after is None else after
+        candidates = [j for j in range(len(layers)) if j not in taken and layers[j].part in near
+                      and tvm_computes(ops[kernels[k]], layers[j])]
+        if candidates:  # the nearest to the gap between the neighbours' layers; ties: the first
+            pairs[k] = min(candidates, key=lambda j, lo=lo, hi=hi: max(lo - j, j - hi, 0))
+            taken.add(pairs[k])
+        elif copies := [j for j in (before, after) if j is not None and tvm_computes(ops[kernels[k]], layers[j])]:
+            pairs[k] = copies[0]  # a second copy of a neighbour's layer
+    parts: list[Part | None] = [None] * len(ops)
+    for k, j in pairs.items():
+        parts[kernels[k]] = layers[j].part
+    return parts
+
+
 def map_tvm(ops: list[dict[str, Any]], artifact: Path, job: Job) -> list[Part | None]:
     import torch
 
     example = torch.from_numpy(example_batch(job.model.spec, job.settings.batch, job.settings.seed))
     with torch.no_grad():
         layers = graph_layers(torch.export.export(job.model.module.eval(), (example,)))
-    kernels = [i for i, op in enumerate(ops) if tvm_anchor(op["name"]) is not None and op.get("shapes")]
-
-    def computes(k: int, j: int) -> bool:
-        op, layer = ops[kernels[k]], layers[j]
-        numels = [math.prod(shape) for shape in op["shapes"]]
-        return (tvm_anchor(op["name"]) == layer.op and numels[-1] == layer.out_numel  # the output comes last
-                and layer.weight_numel in numels)
-
-    parts: list[Part | None] = [None] * len(ops)
-    for k, j in align(len(kernels), len(layers), computes):
-        parts[kernels[k]] = layers[j].part
-    return parts
+    return pair_kernels(ops, layers)
 
 
 #: backend -> (the board's operators in execution order, artifact, job) -> a part or None per operator

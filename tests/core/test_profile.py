@@ -17,15 +17,18 @@ from devbench.profile import (
     HEAD,
     OTHER,
     STEM,
+    Layer,
     Part,
     Profile,
     align,
     comparison_records,
     fill_between,
     long_records,
+    pair_kernels,
     part_of,
     profile_models,
     spec_parts,
+    tvm_anchor,
 )
 from tests.conftest import run_cli
 
@@ -59,6 +62,41 @@ def test_align_keeps_order_and_skips_what_does_not_match() -> None:
     assert all(i1 < i2 and j1 < j2 for (i1, j1), (i2, j2) in zip(pairs, pairs[1:], strict=False))
 
 
+def _layer(part: Part, c_in: int, c_out: int, pixels: int, window: int, stride: int = 1) -> Layer:
+    return Layer("aten::conv2d", part, (1, c_in, pixels, pixels), (c_out, c_in, window, window),
+                 (1, c_out, pixels // stride, pixels // stride))
+
+
+def test_tvm_kernels_pair_with_padded_and_reordered_layers() -> None:
+    """A downsampling block as TVM runs it: its conv1 writes 17 channels padded to 18 (blocks of 9),
+    and the shortcut runs before conv2, whose fused residual add needs it; the graph has conv1,
+    conv2, shortcut. Every conv kernel gets the block; the allocation between them stays unpaired."""
+    b0, b1 = Part("1", "0"), Part("1", "1")
+    layers = [_layer(b0, 16, 17, 28, 3, stride=2), _layer(b0, 17, 32, 14, 3), _layer(b0, 16, 32, 28, 1, stride=2),
+              _layer(b1, 32, 18, 14, 3), _layer(b1, 18, 32, 14, 3)]
+    ops = [{"name": "fused_conv2d_NCHWc7_add5_relu4", "shapes": [
+               [1, 1, 28, 28, 16], [2, 1, 3, 3, 16, 9], [1, 2, 1, 1, 9], [1, 2, 14, 14, 9]]},
+           {"name": "vm.builtin.alloc_tensor", "shapes": []},
+           {"name": "fused_conv2d_NCHWc9_add6", "shapes": [
+               [1, 1, 28, 28, 16], [2, 1, 1, 1, 16, 16], [1, 2, 1, 1, 16], [1, 2, 14, 14, 16]]},
+           {"name": "fused_conv2d_NCHWc8_add6_add7_relu5", "shapes": [
+               [1, 2, 14, 14, 9], [2, 2, 3, 3, 9, 16], [1, 2, 1, 1, 16], [1, 2, 14, 14, 16], [1, 2, 14, 14, 16]]},
+           {"name": "fused_conv2d_NCHWc10_add5_relu4", "shapes": [
+               [1, 2, 14, 14, 16], [2, 2, 3, 3, 16, 9], [1, 2, 1, 1, 9], [1, 2, 14, 14, 9]]},
+           {"name": "fused_conv2d_NCHWc8_add6_add7_relu5", "shapes": [
+               [1, 2, 14, 14, 9], [2, 2, 3, 3, 9, 16], [1, 2, 1, 1, 16], [1, 2, 14, 14, 16], [1, 2, 14, 14, 16]]}]
+    assert pair_kernels(ops, layers) == [b0, None, b0, b0, b1, b1]
+    # padding never explains other pixels, another window or a whole block more
+    wide = [{**ops[0], "shapes": [[1, 1, 28, 28, 16], [3, 1, 3, 3, 16, 9], [1, 3, 1, 1, 9], [1, 3, 14, 14, 9]]}]
+    assert pair_kernels(wide, layers[:1]) == [None]
+    assert pair_kernels([ops[2]], layers[1:2]) == [None]
+    assert tvm_anchor("vm.builtin.alloc_tensor") is None and tvm_anchor("mean") == "aten::adaptive_avg_pool2d"
+    # a conv computed twice (a DenseNet's stem, once raw and once with the next BN folded in): both copies
+    stem = [{"name": name, "shapes": [[1, 1, 32, 32, 3], [2, 1, 3, 3, 3, 12], [1, 2, 32, 32, 12]]}
+            for name in ("conv2d_NCHWc", "fused_conv2d_NCHWc_add_relu")]
+    assert pair_kernels([*stem, ops[2]], [_layer(STEM, 3, 24, 32, 3), layers[2]]) == [STEM, STEM, b0]
+
+
 def test_runner_keeps_every_call_site_in_order() -> None:
     """One kernel called at two layers stays two rows; the median ignores one slow run."""
     runs = [[("k", 1.0), ("add", 0.5), ("k", 2.0)], [("k", 1.0), ("add", 0.5), ("k", 2.0)],
@@ -69,15 +107,18 @@ def test_runner_keeps_every_call_site_in_order() -> None:
     assert ops[2]["median_ms"] == 2.0 and all(op["calls"] == 3 for op in ops)
 
 
-def _check_profile(p: Profile, max_other: float) -> None:
+def _check_profile(p: Profile, max_other: float | None) -> None:
     times = p.part_ms()
     spec = p.spec
     assert list(times)[: len(spec_parts(spec))] == spec_parts(spec)
     blocks = sum(ms for part, ms in times.items() if part not in (STEM, HEAD, OTHER))
     assert blocks > 0.5 * p.ops_ms, "the blocks hold most of the work"
-    assert times.get(OTHER, 0.0) <= max_other * p.ops_ms
-    # the operators' times add up to (about) one inference, never to several or a sliver
-    assert 0.2 * p.inference_ms <= p.ops_ms <= 1.5 * p.inference_ms
+    if max_other is not None:
+        assert times.get(OTHER, 0.0) <= max_other * p.ops_ms
+    # the operators' times add up to at most one inference, and are no sliver of it (a unit off by
+    # 1000). The inference's wall time also holds the profiler's own cost, a Python callback per
+    # call with TVM, which a loaded machine stretches: 0.35 of 4 ms, 0.54 of 7.8 ms measured here.
+    assert 0.01 * p.inference_ms <= p.ops_ms <= 1.5 * p.inference_ms
     for s, stage in enumerate(spec.inner):
         for b in range(len(stage)):
             assert times[Part(str(s), str(b))] > 0, f"block s{s}.b{b} got no operator"
@@ -118,8 +159,16 @@ def test_long_records_sum_to_the_operators(ort_pair: list[Profile]) -> None:
 
 
 def test_tvm_profile_maps_fused_kernels_to_blocks() -> None:
+    """pruned_resnet: padded widths (17 -> 18, 27 -> 28) and two downsampling blocks. What is
+    ``other`` is decided by structure, not by a time share that load shifts: only the Relax VM's
+    builtins and layout transforms between two parts may be; every conv, the matmul and the pool are
+    layers of a part."""
     (p,) = profile_models(["pruned_resnet"], "local", "tvm", QUICK)
-    _check_profile(p, max_other=0.3)
+    _check_profile(p, max_other=None)
+    anchored = [op for op in p.ops if tvm_anchor(op.name) is not None]
+    assert sum("conv2d" in op.name for op in anchored) == 2 * sum(map(len, p.spec.inner)) + 1 + 2  # stem, shortcuts
+    assert [op.name for op in anchored if op.part == OTHER] == []
+    assert all(op.name.startswith("vm.builtin.") or "layout_transform" in op.name for op in p.ops if op.part == OTHER)
 
 
 def test_cli_json_and_plot(tmp_path: Path) -> None:
