@@ -47,6 +47,11 @@ class TorchBackend:
         program = torch.export.load(artifact)
         module = program.module()
         dev = torch.device(device)
+        if dev.type == "cuda":
+            # cuDNN's convs default to TF32 on Ampere and later: 10-bit mantissas, a different and
+            # faster computation than the FP32 every other backend runs, and outputs off by ~1e-3
+            torch.backends.cudnn.allow_tf32 = False
+            torch.backends.cuda.matmul.allow_tf32 = False
         module.to(dev)
 
         def infer(a: np.ndarray) -> np.ndarray:

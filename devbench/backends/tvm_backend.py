@@ -199,21 +199,33 @@ class TVMBackend:
                        artifact="model.so")
 
     def version_key(self, request: CompileRequest) -> str:
+        from devbench.errors import DevbenchError
         from devbench.tuning.database import fingerprint_at, tuning_dir
 
         # the installed version, read without importing TVM (seconds) on a cache hit
         target = request.target
-        tvm_version = metadata.version("apache-tvm")
+        try:
+            tvm_version = metadata.version("apache-tvm")
+        except metadata.PackageNotFoundError:
+            raise DevbenchError("the tvm backend needs apache-tvm on this host: "
+                                "pip install apache-tvm apache-tvm-ffi") from None
         # only what changes the compiled code: two boards with the same CPU and threads share artifacts
         db = fingerprint_at(tuning_dir(target, request.tuning))
         return (f"tvm={tvm_version};pipeline={PIPELINE_VERSION};db={db};"
                 f"target={json.dumps(compiled_target_dict(target), sort_keys=True)};cc={target.cross_compiler}")
 
     def compile(self, request: CompileRequest, out_dir: Path) -> dict[str, Any]:
+        import tvm
+
         from devbench.backends.example_input import example_input
+        from devbench.errors import DevbenchError
         from devbench.native_log import native_stderr
         from devbench.tuning.database import fingerprint_at, open_database_at, records_for, tuned_for, tuning_dir
 
+        if tvm.base._RUNTIME_ONLY:  # a board's install: artifacts from the cache run, new ones cannot be built
+            raise DevbenchError(f"{request.spec.name}: no artifact in the cache for {request.target.name}, and this "
+                                "TVM is its runtime alone (no libtvm_compiler.so): compile on a host with the full "
+                                "apache-tvm, then carry DEVBENCH_CACHE_DIR")
         with native_stderr():  # TVM's and LLVM's C++ warnings: through logging, shown with -v
             target = tvm_target(request.target)
             mod, frontend = prepare(request.module, example_input(request), target)
@@ -308,12 +320,64 @@ class TVMBackend:
 
 
 def relax_vm(artifact: str, device: str) -> tuple[Any, Any]:
-    """The library loaded into a Relax VM on ``device``, and that device."""
-    import tvm
-    from tvm import relax
+    """The library loaded into a Relax VM on ``device``, and that device.
 
+    The VM comes from ``tvm.runtime``, not ``tvm.relax`` (which needs the compiler library), so a
+    board may hold TVM's runtime alone: the package without its 260 MB ``libtvm_compiler.so``,
+    imported with ``TVM_USE_RUNTIME_LIB=1``.
+    """
+    import tvm
+    from tvm.runtime.vm import VirtualMachine
+
+    if device != "cpu":
+        load_device_runtime(device)
     dev = tvm.device(device, 0)
-    return relax.VirtualMachine(tvm.runtime.load_module(artifact), dev), dev
+    return VirtualMachine(tvm.runtime.load_module(artifact), dev), dev
+
+
+def load_device_runtime(device: str) -> None:
+    """Load TVM's runtime for ``device`` (``libtvm_runtime_cuda.so``), which registers the loader
+    of the artifact's CUDA kernels.
+
+    ``import tvm`` loads it only beside the compiler, and then swallows a failure, which surfaces
+    later as "a loader of that name is not registered"; loading it here works with the runtime
+    alone and says why it did not load (``libcudart`` missing, say).
+    """
+    import tvm
+    from tvm.base import _LOADED_LIBS
+    from tvm_ffi.libinfo import load_lib_ctypes
+
+    name = f"tvm_runtime_{device}"
+    if name in _LOADED_LIBS:
+        return
+    runtime_dir = Path(_LOADED_LIBS["tvm_runtime"]._name).resolve().parent
+    try:
+        _LOADED_LIBS[name] = load_lib_ctypes(package="tvm", target_name=name, extra_lib_paths=[runtime_dir],
+                                             mode="RTLD_LOCAL")
+    except (OSError, RuntimeError) as e:
+        raise RuntimeError(f"TVM's {device} runtime (lib{name}.so) did not load: {e}") from None
+    if device == "cuda" and tvm.base._RUNTIME_ONLY:
+        _compile_cuda_for_this_gpu()
+
+
+def _compile_cuda_for_this_gpu() -> None:
+    """Compile the library's CUDA kernels for this board's GPU when it is loaded.
+
+    A host without a CUDA driver (no ``libcuda``) cannot build cubins, so TVM stores the kernels'
+    CUDA source and compiles it when the library loads (part of ``load_s``, not of the latency).
+    TVM's own hook asks its compiler library for the target, which a runtime-only TVM lacks; this
+    one asks the GPU for its architecture (NVRTC comes from ``cuda-bindings``). Checked on an H200:
+    the library loads with it, but its first inference there crashed, cause not found.
+    """
+    import tvm
+    import tvm_ffi
+    from tvm.support.nvcc import compile_cuda
+
+    arch = "sm_" + tvm.cuda(0).compute_version.replace(".", "")
+
+    @tvm_ffi.register_global_func("tvm_callback_cuda_compile", override=True)
+    def _compile(code: str) -> bytes:
+        return compile_cuda(code, target_format="cubin", arch=arch, compiler="nvrtc")
 
 
 def cross_compiler(compiler: str) -> Any:

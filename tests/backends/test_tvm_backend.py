@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -116,3 +117,42 @@ def test_jetson_artifact_holds_aarch64_host_code_and_cuda_kernels(tmp_path: Path
     assert int.from_bytes(data[18:20], "little") == 183  # the host side is aarch64
     assert '"arch":"sm_87"' in meta["tvm_target"]
     assert b"__global__" in data or b"__CUDACC_RTC__" in data  # the device side: CUDA kernels
+
+
+def test_board_runs_an_artifact_with_tvm_runtime_alone(tmp_path: Path, local) -> None:
+    """A board may hold TVM without its 260 MB compiler library (``import tvm`` then loads the
+    runtime alone): the runner still loads and runs the artifact, equal to PyTorch."""
+    import tvm
+
+    net, x = conv_bn_net(), np.random.default_rng(0).standard_normal((1, 3, 8, 8)).astype(np.float32)
+    target = tvm_target(local)
+    exe, _ = build(prepare(net, torch.from_numpy(x), target)[0], target, None)
+    export_library(exe, tmp_path / "model.so", local)
+    np.save(tmp_path / "x.npy", x)
+    site = tmp_path / "site"
+    shutil.copytree(Path(tvm.__file__).parent, site / "tvm",
+                    ignore=shutil.ignore_patterns("libtvm_compiler*", "3rdparty", "src", "include", "web"))
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    probe = subprocess.run([sys.executable, "-c", "import tvm, tvm.base as b; print(tvm.__file__, b._RUNTIME_ONLY)"],
+                           env=env, capture_output=True, text=True, check=True, timeout=60)
+    assert probe.stdout.split() == [str(site / "tvm" / "__init__.py"), "True"]
+    out_json = tmp_path / "r.json"
+    subprocess.run([sys.executable, str(RUNNER), "--backend", "tvm", "--artifact", str(tmp_path / "model.so"),
+                    "--input", str(tmp_path / "x.npy"), "--threads", "2", "--warmup", "1", "--repeats", "3",
+                    "--out", str(out_json)], env=env, check=True, timeout=120)
+    result = json.loads(out_json.read_text())
+    assert "error" not in result, result
+    with torch.no_grad():
+        ref = net(torch.from_numpy(x)).numpy()
+    assert np.abs(np.asarray(result["output"], dtype=np.float32) - ref).max() < 1e-4
+
+
+def test_a_runtime_only_tvm_refuses_to_compile_in_one_line(monkeypatch: pytest.MonkeyPatch, local) -> None:
+    import tvm
+
+    from devbench.errors import DevbenchError
+
+    monkeypatch.setattr(tvm.base, "_RUNTIME_ONLY", True)
+    request = CompileRequest(spec=get_spec("resnet8"), module=build_model(get_spec("resnet8")).eval(), target=local)
+    with pytest.raises(DevbenchError, match="runtime alone"):
+        TVMBackend().compile(request, Path("unused"))
