@@ -58,6 +58,7 @@ class Diagnosis:
             ("cpu", f"{env.get('cpu')}, {env.get('cores')} cores"),
             ("governor", env.get("governor") or "not readable"),
             ("disk free", f"{disk / 1024:.1f} GiB in the run directory" if disk is not None else "unknown"),
+            ("cuda gpus", str(self.probe.get("hardware", {}).get("cuda_gpus", "not probed"))),
             *((name, version or "missing") for name, version in runtimes.items()),
         ]
         for c in self.checks:
@@ -95,8 +96,13 @@ def pip_install(python: str, runtimes: list[Runtime]) -> str:
 def check_backends(target: Target, probe: dict[str, Any]) -> list[BackendCheck]:
     """One check per backend the target lists: importable on the board, at a usable version."""
     runtimes = probe.get("runtimes", {})
+    gpus = probe.get("hardware", {}).get("cuda_gpus")
     checks = []
     for backend in target.backends:
+        if target.device == "cuda" and not (isinstance(gpus, int) and gpus > 0):
+            why = gpus if isinstance(gpus, str) else "the CUDA driver reports no GPU"
+            checks.append(BackendCheck(backend, False, f"this target runs on CUDA, and the board has {why}"))
+            continue
         runtime = RUNTIMES.get(backend)
         if runtime is None:
             checks.append(BackendCheck(backend, False, "devbench knows no runtime for this backend"))

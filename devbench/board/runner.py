@@ -21,6 +21,7 @@ by ``time.perf_counter`` around a call whose output is materialised.
 
 from __future__ import annotations
 
+import ctypes
 import importlib
 import json
 import os
@@ -317,6 +318,20 @@ def cuda_version() -> str | None:
     return text.split()[-1] if text else None
 
 
+def cuda_gpus() -> int | str:
+    """How many GPUs the CUDA driver reports, or why it reports none. Asked of ``libcuda`` itself
+    (the driver every CUDA runtime goes through), so the answer needs no runtime installed."""
+    try:
+        driver = ctypes.CDLL("libcuda.so.1")
+    except OSError:
+        return "no CUDA driver (libcuda.so.1 is not installed)"
+    count = ctypes.c_int(0)
+    status = driver.cuInit(0)
+    if status == 0:
+        status = driver.cuDeviceGetCount(ctypes.byref(count))
+    return count.value if status == 0 else f"the CUDA driver found no usable GPU (CUresult {status})"
+
+
 def hardware() -> dict[str, Any]:
     """What identifies the board's hardware for ``devbench board add``: each processor's ARM
     "IMPLEMENTER:PART" and the CPU features from /proc/cpuinfo (x86: its flags), the device tree's
@@ -344,6 +359,7 @@ def hardware() -> dict[str, Any]:
         "compatible": compatible,
         "l4t": (read_first("/etc/nv_tegra_release") or "").split("\n")[0] or None,
         "cuda": cuda_version(),
+        "cuda_gpus": cuda_gpus(),
     }
 
 
