@@ -323,8 +323,8 @@ def relax_vm(artifact: str, device: str) -> tuple[Any, Any]:
     """The library loaded into a Relax VM on ``device``, and that device.
 
     The VM comes from ``tvm.runtime``, not ``tvm.relax`` (which needs the compiler library), so a
-    board may hold TVM's runtime alone: the package without its 260 MB ``libtvm_compiler.so``,
-    imported with ``TVM_USE_RUNTIME_LIB=1``.
+    board may hold TVM's runtime alone: the package without its 260 MB ``libtvm_compiler.so``
+    (``import tvm`` then loads the runtime only, as ``TVM_USE_RUNTIME_LIB=1`` would make it).
     """
     import tvm
     from tvm.runtime.vm import VirtualMachine
