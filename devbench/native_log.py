@@ -67,7 +67,8 @@ def native_stderr() -> Iterator[None]:
     try:
         yield
     finally:
-        for h in handlers:
+        # with the handlers made inside the block that took sys.stderr then (MetaSchedule's loggers)
+        for h in {*handlers, *(h for h in _stream_handlers() if h.stream is terminal)}:
             h.setStream(old_stderr)
         sys.stderr = old_stderr
         os.dup2(saved, 2)

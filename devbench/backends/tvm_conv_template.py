@@ -10,8 +10,10 @@ The recipe of TVM's former x86 AutoTVM template, written with TensorIR schedule 
   to the tile while it is still in registers.
 
 On this kind of kernel MetaSchedule's generic x86 space needs thousands of trials to approach it.
-Its knobs (:data:`VARIANTS`) have few values, so tuning measures them all; the result is an ordinary
-schedule trace that goes into the MetaSchedule database like any tuned record.
+Its knobs (:data:`VARIANTS`) have few values, so tuning measures them all on the first network of a
+database, and on later ones the default plus the variants that won on the most similar convs already
+tuned (``devbench/tuning/templates.py``); the result is an ordinary schedule trace that goes into the
+MetaSchedule database like any tuned record.
 """
 
 from __future__ import annotations

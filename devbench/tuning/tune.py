@@ -126,8 +126,9 @@ def _tune(network: ArchSpec | torch.nn.Module, target: Target, trials: int | Non
     done = set() if retune else set(tuned_workloads(database, all_tasks))
     new = [t for i, t in enumerate(all_tasks) if i not in done]
     level = logging.INFO if verbose else logging.DEBUG  # devbench's CLI shows INFO, -q hides it
-    # only when there is something to measure: each starts worker processes that import TVM (seconds),
-    # on an SSH board the runner TVM's RPC server (tens of seconds)
+    # only when there is something to measure: the first of a process starts worker processes that
+    # import TVM (seconds; later networks reuse them), on an SSH board the runner TVM's RPC server
+    # (tens of seconds, every time)
     builder = make_builder(target) if new else None
     runner = stack.enter_context(make_runner(target, trust_new_host)) if new else None
     seeded = []

@@ -59,3 +59,23 @@ def test_levels_follow_tvms_words(caplog: pytest.LogCaptureFixture) -> None:
         emit("[01:02:03] a.cc:1: Debug: d\n[01:02:03] a.cc:2: i\n[01:02:03] a.cc:3: Warning: w\n"
              "[01:02:03] a.cc:4: Error: e\nbare\n\n")
     assert [r.levelname for r in caplog.records] == ["DEBUG", "INFO", "WARNING", "ERROR", "WARNING"]
+
+
+def test_a_handler_made_inside_the_block_writes_to_stderr_after_it() -> None:
+    """A library that sets up logging inside the block (MetaSchedule does, while tuning) takes the
+    block's sys.stderr; once the block is over that handler writes to the real stderr again, not to
+    a closed stream ("--- Logging error ---" and the native lines lost)."""
+    script = textwrap.dedent("""
+        import logging, os
+        from devbench.native_log import native_stderr
+
+        with native_stderr():
+            logging.basicConfig(format="%(name)s: %(message)s")  # its handler takes sys.stderr now
+            os.write(2, b'[12:00:00] /src/x.cc:1: Warning: from native code\\n')
+        logging.getLogger("after").warning("after the block")
+    """)
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert "Logging error" not in r.stderr
+    assert "tvm.native: [12:00:00] /src/x.cc:1: Warning: from native code" in r.stderr
+    assert "after: after the block" in r.stderr
