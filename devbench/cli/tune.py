@@ -6,18 +6,22 @@ import argparse
 import json
 from dataclasses import asdict
 
-from devbench.cli import add_target_arguments, add_text_format_argument, non_negative_float, positive_int
+from devbench.cli import add_target_arguments, add_text_format_argument, csv_list, non_negative_float, positive_int
 
 HELP = "tune a network's TVM kernels for a target (reused by every later compile and run)"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", required=True, help="registered name or spec JSON file")
+    p.add_argument("--model", required=True, type=csv_list,
+                   help="registered name(s) or spec JSON file(s), comma-separated: a family tuned in one "
+                        "call starts the tuning workers once, and each network reuses the kernels of those "
+                        "before it (--trials then counts per network; --format json gives a list)")
     add_target_arguments(p)
     p.add_argument("--trials", type=positive_int,
                    help="measured candidates in all (default: the seeding's few per new conv plus "
                         "32 per kernel left to search)")
-    p.add_argument("--time-budget", type=non_negative_float, metavar="MIN", help="stop after this many minutes")
+    p.add_argument("--time-budget", type=non_negative_float, metavar="MIN",
+                   help="stop after this many minutes (for each network)")
     p.add_argument("--trials-per-task", type=positive_int, help="cap per kernel (default: trials / new kernels)")
     p.add_argument("--retune", action="store_true",
                    help="also search kernels the database already has (adds trials; the best record wins)")
@@ -32,18 +36,23 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from devbench.models import resolve
     from devbench.targets import get_target
-    from devbench.tuning import tune
+    from devbench.tuning import tune_each
 
-    spec, _ = resolve(args.model)  # kernels depend on shapes only, not on weight values
+    specs = [resolve(name)[0] for name in args.model]  # kernels depend on shapes only, not on weight values
     target = get_target(args.target, args.targets_file, threads=args.threads)
-    report = tune(spec, target, args.trials, time_budget_min=args.time_budget,
-                  max_trials_per_task=args.trials_per_task, retune=args.retune, seed=args.seed,
-                  trust_new_host=args.trust_new_host)
+    reports = tune_each(specs, target, args.trials, time_budget_min=args.time_budget,
+                        max_trials_per_task=args.trials_per_task, retune=args.retune, seed=args.seed,
+                        trust_new_host=args.trust_new_host)
+    documents = []
+    for name, report in zip(args.model, reports, strict=True):
+        if args.format == "json":
+            documents.append({"model": name, **asdict(report)})
+            continue
+        stop = " (time budget reached)" if report.stopped_early else ""
+        print(f"tuned {name} for {target.name}: {report.tasks} kernels, {report.reused} reused from the database, "
+              f"{report.seeded} seeded and {report.tuned} searched with {report.trials} trials in "
+              f"{report.wall_s:.0f} s{stop}; kernels sum to ~{report.network_ms:.2f} ms; database {report.database}",
+              flush=True)
     if args.format == "json":
-        print(json.dumps({"model": args.model, **asdict(report)}, indent=2, default=str))
-        return 0
-    stop = " (time budget reached)" if report.stopped_early else ""
-    print(f"tuned {args.model} for {target.name}: {report.tasks} kernels, {report.reused} reused from the database, "
-          f"{report.seeded} seeded and {report.tuned} searched with {report.trials} trials in {report.wall_s:.0f} s"
-          f"{stop}; kernels sum to ~{report.network_ms:.2f} ms; database {report.database}")
+        print(json.dumps(documents[0] if len(documents) == 1 else documents, indent=2, default=str))
     return 0

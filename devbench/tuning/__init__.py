@@ -6,6 +6,6 @@ where the database lives.
 """
 
 from devbench.tuning.database import database_dir, open_database
-from devbench.tuning.tune import TuneReport, tune
+from devbench.tuning.tune import TuneReport, tune, tune_each
 
-__all__ = ["TuneReport", "database_dir", "open_database", "tune"]
+__all__ = ["TuneReport", "database_dir", "open_database", "tune", "tune_each"]

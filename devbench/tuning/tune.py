@@ -12,9 +12,11 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -100,6 +102,18 @@ def tune(
     with native_stderr(), ExitStack() as stack:
         return _tune(network, target, trials, time_budget_min, database_dir, max_trials_per_task, input_shape,
                      batch, search_strategy, verbose, retune, seed, stack, trust_new_host)
+
+
+def tune_each(networks: Sequence[ArchSpec], target: Target, trials: int | None = None,
+              **options: Any) -> Iterator[TuneReport]:
+    """Tune each of ``networks`` in turn into the target's one database (:func:`tune`'s options, and
+    ``trials`` for each), yielding each report as it is done.
+
+    A family tuned in one call pays MetaSchedule's worker start-ups once (see
+    :mod:`.runners`), and each network after the first reuses the kernels of those before it.
+    """
+    for network in networks:
+        yield tune(network, target, trials, **options)
 
 
 def _tune(network: ArchSpec | torch.nn.Module, target: Target, trials: int | None, time_budget_min: float | None,

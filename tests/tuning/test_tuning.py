@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from devbench.targets import get_target
 from devbench.tuning import TuneReport, tune
 from devbench.tuning.database import RECORDS, WORKLOADS, database_dir
 from devbench.tuning.transfer import CANDIDATES
+from tests.conftest import run_cli
 
 
 def member(extra: bool, width: int = 8) -> nn.Module:
@@ -88,3 +90,16 @@ def test_time_budget_stops_after_the_batch_in_flight(tmp_path: Path) -> None:
     assert report.stopped_early
     assert 0 < report.trials < 1000  # the first batch was measured and kept, the rest not started
     assert (database_dir(target, tmp_path) / RECORDS).stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_the_cli_tunes_a_family_in_one_call() -> None:
+    """`tune --model a,b`: one report per network, in order; the second reuses the first's kernels."""
+    r = run_cli("tune", "--model", "resnet8,resnet8", "--trials", "1", "--format", "json", timeout=900)
+    assert r.returncode == 0, r.stderr[-2000:]
+    first, second = json.loads(r.stdout)
+    assert first["model"] == second["model"] == "resnet8"
+    assert first["seeded"] > 0 and first["trials"] > 0
+    # every kernel the first measured (--trials 1: its seeded convs only) is reused, none seeded again;
+    # the kernels the first left unmeasured get the one trial --trials gives each network
+    assert second["reused"] == first["seeded"] and second["seeded"] == 0 and second["trials"] == 1
