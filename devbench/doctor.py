@@ -96,10 +96,11 @@ def pip_install(python: str, runtimes: list[Runtime]) -> str:
 def check_backends(target: Target, probe: dict[str, Any]) -> list[BackendCheck]:
     """One check per backend the target lists: importable on the board, at a usable version."""
     runtimes = probe.get("runtimes", {})
+    # a count, or why there is none; absent from an older board script's probe, which is not judged
     gpus = probe.get("hardware", {}).get("cuda_gpus")
     checks = []
     for backend in target.backends:
-        if target.device == "cuda" and not (isinstance(gpus, int) and gpus > 0):
+        if target.device == "cuda" and gpus is not None and not (isinstance(gpus, int) and gpus > 0):
             why = gpus if isinstance(gpus, str) else "the CUDA driver reports no GPU"
             checks.append(BackendCheck(backend, False, f"this target runs on CUDA, and the board has {why}"))
             continue

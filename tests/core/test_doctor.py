@@ -15,9 +15,10 @@ def gpu_target():
     return replace(get_target("local"), name="gpu", device="cuda", backends=("torch",))
 
 
-@pytest.mark.parametrize(("gpus", "ok"), [(1, True), (0, False), ("no CUDA driver (libcuda.so.1 missing)", False)])
-def test_a_cuda_target_needs_a_gpu_the_driver_reports(gpu_target, gpus: int | str, ok: bool) -> None:
-    found = {"runtimes": {"torch": "2.14.1"}, "hardware": {"cuda_gpus": gpus}}
+@pytest.mark.parametrize(("gpus", "ok"), [(1, True), (0, False), ("no CUDA driver (libcuda.so.1 missing)", False),
+                                         (None, True)])  # None: a probe from before the GPU was asked
+def test_a_cuda_target_needs_a_gpu_the_driver_reports(gpu_target, gpus: int | str | None, ok: bool) -> None:
+    found = {"runtimes": {"torch": "2.14.1"}, "hardware": {} if gpus is None else {"cuda_gpus": gpus}}
     [check] = check_backends(gpu_target, found)
     assert check.ok is ok
     if not ok:
