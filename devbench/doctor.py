@@ -101,8 +101,8 @@ def check_backends(target: Target, probe: dict[str, Any]) -> list[BackendCheck]:
     checks = []
     for backend in target.backends:
         if target.device == "cuda" and gpus is not None and not (isinstance(gpus, int) and gpus > 0):
-            why = gpus if isinstance(gpus, str) else "the CUDA driver reports no GPU"
-            checks.append(BackendCheck(backend, False, f"this target runs on CUDA, and the board has {why}"))
+            why = gpus if isinstance(gpus, str) else "the CUDA driver sees no GPU"
+            checks.append(BackendCheck(backend, False, f"this target runs on CUDA; on the board, {why}"))
             continue
         runtime = RUNTIMES.get(backend)
         if runtime is None:

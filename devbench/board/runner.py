@@ -324,7 +324,7 @@ def cuda_gpus() -> int | str:
     try:
         driver = ctypes.CDLL("libcuda.so.1")
     except OSError:
-        return "no CUDA driver (libcuda.so.1 is not installed)"
+        return "no CUDA driver is installed (no libcuda.so.1)"
     count = ctypes.c_int(0)
     status = driver.cuInit(0)
     if status == 0:
