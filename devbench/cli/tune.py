@@ -13,9 +13,8 @@ HELP = "tune a network's TVM kernels for a target (reused by every later compile
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", required=True, type=csv_list,
-                   help="registered name(s) or spec JSON file(s), comma-separated: a family tuned in one "
-                        "call starts the tuning workers once, and each network reuses the kernels of those "
-                        "before it (--trials then counts per network; --format json gives a list)")
+                   help="registered name(s) or spec JSON file(s), comma-separated: each network reuses "
+                        "the kernels of those before it (--trials then counts per network; --format json gives a list)")
     add_target_arguments(p)
     p.add_argument("--trials", type=positive_int,
                    help="measured candidates in all (default: the seeding's few per new conv plus "

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from functools import cache, partial
+from functools import partial
 from typing import Any
 
 from devbench.targets import Target
@@ -21,16 +21,9 @@ EVALUATOR = {"number": 10, "repeat": 1, "min_repeat_ms": 50, "enable_cpu_cache_f
 
 
 def _local(target: Target, trust_new_host: bool) -> AbstractContextManager[Any]:
-    return nullcontext(_local_runner())
-
-
-@cache
-def _local_runner() -> Any:
-    """One LocalRunner per process: starting one (its worker process and MetaSchedule's check of
-    it) takes seconds, which every network of a family tuned in one process would pay again."""
     from tvm.s_tir import meta_schedule as ms
 
-    return ms.runner.LocalRunner(evaluator_config=ms.runner.EvaluatorConfig(**EVALUATOR))
+    return nullcontext(ms.runner.LocalRunner(evaluator_config=ms.runner.EvaluatorConfig(**EVALUATOR)))
 
 
 def _rpc_runner(tracker_host: str, tracker_port: int, key: str, session_timeout_s: float) -> Any:
@@ -103,14 +96,7 @@ def build_candidate(mod: Any, target: Any, _params: Any) -> Any:
 
 def make_builder(target: Target) -> Any:
     """MetaSchedule's LocalBuilder, exporting with the target's cross compiler when it has one."""
-    return _builder(target.cross_compiler)
-
-
-@cache
-def _builder(cross_compiler: str | None) -> Any:
-    """One builder per cross compiler and process: its construction starts a worker to check it
-    works (seconds), and it starts its workers anew for every batch anyway, so it keeps no state."""
     from tvm.s_tir import meta_schedule as ms
 
-    f_export = partial(_export_cross, cross_compiler) if cross_compiler else None
+    f_export = partial(_export_cross, target.cross_compiler) if target.cross_compiler else None
     return ms.builder.LocalBuilder(f_build=build_candidate, f_export=f_export, timeout_sec=60)

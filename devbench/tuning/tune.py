@@ -109,8 +109,7 @@ def tune_each(networks: Sequence[ArchSpec], target: Target, trials: int | None =
     """Tune each of ``networks`` in turn into the target's one database (:func:`tune`'s options, and
     ``trials`` for each), yielding each report as it is done.
 
-    A family tuned in one call pays MetaSchedule's worker start-ups once (see
-    :mod:`.runners`), and each network after the first reuses the kernels of those before it.
+    Each network after the first reuses the kernels of those before it.
     """
     for network in networks:
         yield tune(network, target, trials, **options)
@@ -140,9 +139,8 @@ def _tune(network: ArchSpec | torch.nn.Module, target: Target, trials: int | Non
     done = set() if retune else set(tuned_workloads(database, all_tasks))
     new = [t for i, t in enumerate(all_tasks) if i not in done]
     level = logging.INFO if verbose else logging.DEBUG  # devbench's CLI shows INFO, -q hides it
-    # only when there is something to measure: the first of a process starts worker processes that
-    # import TVM (seconds; later networks reuse them), on an SSH board the runner TVM's RPC server
-    # (tens of seconds, every time)
+    # only when there is something to measure: each starts worker processes that import TVM (seconds),
+    # on an SSH board the runner TVM's RPC server (tens of seconds)
     builder = make_builder(target) if new else None
     runner = stack.enter_context(make_runner(target, trust_new_host)) if new else None
     seeded = []
