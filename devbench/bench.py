@@ -381,6 +381,8 @@ def _compile_and_measure(jobs: list[Job], transports: dict[str, Transport], reco
         order = random.Random(f"{target.name}:{target_jobs[0].settings.seed}")
         for _ in range(target_jobs[0].settings.rounds or 1):
             for job in order.sample(target_jobs, len(target_jobs)):
+                if stop.is_set():  # a transport cannot always stop a round that starts after cancel()
+                    return
                 rounds = state[job.job_id]
                 if not rounds.error:
                     try:

@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,10 @@ class LocalTransport:
         self.target = target
         self.python = sys.executable
         self._proc: subprocess.Popen[str] | None = None
+        # cancel() may come between two runs, or while one starts: the lock makes "start a runner"
+        # and "cancel" happen one after the other, and the flag refuses every later start
+        self._lock = threading.Lock()
+        self._cancelled = False
 
     def run(self, job: BoardJob) -> dict[str, Any]:
         with tempfile.TemporaryDirectory(prefix="devbench-run-") as tmp:
@@ -31,13 +36,16 @@ class LocalTransport:
                 (run_dir / name).symlink_to(Path(path).resolve())
             # Its own session: a Ctrl-C in the terminal reaches devbench, which stops the runner
             # through cancel(), instead of killing it mid-round behind devbench's back.
-            self._proc = proc = subprocess.Popen([self.python, "runner.py", *job.args], cwd=run_dir, text=True,
-                                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                                 start_new_session=True)
+            with self._lock:
+                if self._cancelled:
+                    raise DevbenchError(f"interrupted: nothing more runs on {self.target.name}")
+                self._proc = proc = subprocess.Popen([self.python, "runner.py", *job.args], cwd=run_dir,
+                                                     text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                                     start_new_session=True)
             try:
                 stdout, stderr = proc.communicate(timeout=job.timeout_s)
             except subprocess.TimeoutExpired:
-                self.cancel()
+                self._kill(proc)
                 raise DevbenchError(f"the benchmark on {self.target.name} ran past {job.timeout_s:.0f} s") from None
             finally:
                 self._proc = None
@@ -51,9 +59,16 @@ class LocalTransport:
         """This machine is always there."""
 
     def cancel(self) -> None:
-        """Stop the runner now (a timeout, or Ctrl-C from the thread that drives the run)."""
-        proc = self._proc
-        if proc is not None and proc.poll() is None:
+        """Ctrl-C, from the thread that drives the run: stop the runner now and start no other."""
+        with self._lock:
+            self._cancelled = True
+            proc = self._proc
+        if proc is not None:
+            self._kill(proc)
+
+    @staticmethod
+    def _kill(proc: subprocess.Popen[str]) -> None:
+        if proc.poll() is None:
             proc.kill()
             proc.wait()
 
