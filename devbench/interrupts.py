@@ -9,10 +9,16 @@ in TVM's build) would hold an interrupt for seconds. While inside :func:`native_
 watchdog thread woken by the signal itself (``signal.set_wakeup_fd``) ends the process with exit
 code 130 if the main thread has not reacted within a grace period. Such a section stores nothing
 (a compile writes into a scratch directory and renames it when done), so nothing half-done remains.
+
+Inside :func:`deferred` a signal only sets the flag, and the code calls :func:`check` where stopping
+is safe. MetaSchedule calls devbench's builder, runner and measure callbacks from C++, and a
+KeyboardInterrupt raised inside one of them comes out as a RuntimeError, is swallowed (the tuning
+then ran to its end with exit code 0), or crashes the process (SIGSEGV).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -21,12 +27,34 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+
+# at import, not in the watchdog, where an import would wait on the main thread for the GIL
+import psutil
 
 #: how long the main thread may sit in native code after Ctrl-C before the process ends anyway
 GRACE_S = 1.5
+#: the same inside :func:`deferred`, whose safe points are seconds apart (a batch of candidates), so
+#: that waiting longer for one rarely helps; a garbage collection in the main thread (a second, when
+#: it frees TVM's IR) holds the watchdog back on top of it
+DEFERRED_GRACE_S = 0.5
 
 _requested = threading.Event()
 _in_native = threading.Event()
+_deferred = threading.Event()
+
+
+@dataclass(frozen=True)
+class _Section:
+    """How the watchdog ends the process from inside the current native section."""
+
+    grace_s: float
+    note: str  # what the interrupted work kept, in the last line
+    kill_children: bool = False
+
+
+_COMPILE = _Section(GRACE_S, "inside the compiler; nothing was stored from it")
+_section = _COMPILE
 
 
 def requested() -> bool:
@@ -47,10 +75,19 @@ def _watchdog(wakeup: socket.socket) -> None:
         if not {signal.SIGINT, signal.SIGTERM} & set(data):
             continue
         _requested.set()
-        if _stays_native(GRACE_S):
-            sys.stderr.write("\ndevbench: interrupted (inside the compiler; nothing was stored from it)\n")
+        section = _section
+        if _stays_native(section.grace_s):
+            sys.stderr.write(f"\ndevbench: interrupted ({section.note})\n")
             sys.stderr.flush()
+            if section.kill_children:
+                _kill_children()
             os._exit(130)
+
+
+def _kill_children() -> None:
+    for child in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error):  # gone already
+            child.kill()
 
 
 def _stays_native(seconds: float) -> bool:
@@ -63,20 +100,47 @@ def _stays_native(seconds: float) -> bool:
     return _in_native.is_set()
 
 
+def check() -> None:
+    """Raise KeyboardInterrupt if a signal came: a safe point inside :func:`deferred`."""
+    if _requested.is_set():
+        raise KeyboardInterrupt
+
+
 @contextmanager
 def native_section() -> Iterator[None]:
     """Mark a call that may run long in native code without returning to Python."""
+    outer = not _in_native.is_set()
     _in_native.set()
     try:
         yield
     finally:
-        _in_native.clear()
+        if outer:
+            _in_native.clear()
+
+
+@contextmanager
+def deferred(note: str) -> Iterator[None]:
+    """Inside :func:`watch`: signals only set the flag, for :func:`check` at the next safe point; if
+    none comes within :data:`DEFERRED_GRACE_S`, the watchdog kills this process's children (worker
+    processes, which would go on for a second or more with work no one reads, holding the terminal)
+    and ends the process saying ``note`` (what the interrupted work kept)."""
+    global _section
+    previous = _section
+    _section = _Section(DEFERRED_GRACE_S, note, kill_children=True)
+    _deferred.set()
+    try:
+        with native_section():
+            yield
+    finally:
+        _deferred.clear()
+        _section = previous
 
 
 @contextmanager
 def watch() -> Iterator[None]:
-    """While inside: SIGINT and SIGTERM set the flag and raise KeyboardInterrupt (main thread
-    only; elsewhere, as in a notebook's worker thread, the signals keep their handlers)."""
+    """While inside: SIGINT and SIGTERM set the flag and raise KeyboardInterrupt, unless inside
+    :func:`deferred` (main thread only; elsewhere, as in a notebook's worker thread, the signals
+    keep their handlers)."""
     _requested.clear()
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -84,7 +148,8 @@ def watch() -> Iterator[None]:
 
     def handler(signum: int, frame: object) -> None:
         _requested.set()
-        raise KeyboardInterrupt
+        if not _deferred.is_set():
+            raise KeyboardInterrupt
 
     reader, writer = socket.socketpair()
     writer.setblocking(False)

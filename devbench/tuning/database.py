@@ -9,12 +9,16 @@ Kernels are matched structurally, so every network with the same conv shape reus
 from __future__ import annotations
 
 import hashlib
+import logging
+import os
 from pathlib import Path
 from typing import Any
 
 from devbench.errors import DevbenchError
 from devbench.paths import cache_dir
 from devbench.targets import Target
+
+log = logging.getLogger(__name__)
 
 WORKLOADS = "database_workload.json"
 RECORDS = "database_tuning_record.json"
@@ -56,9 +60,28 @@ def open_database_at(d: Path, create: bool = True) -> Any | None:
     if not create and not (d / RECORDS).is_file():
         return None
     d.mkdir(parents=True, exist_ok=True)
+    for name in (WORKLOADS, RECORDS):
+        _drop_torn_line(d / name)
     return ms.database.JSONDatabase(
         path_workload=str(d / WORKLOADS), path_tuning_record=str(d / RECORDS), allow_missing=True
     )
+
+
+def _drop_torn_line(path: Path) -> None:
+    """Cut ``path`` back to its last whole line. A process ended while MetaSchedule appended a line
+    (Ctrl-C's watchdog during tuning, a power cut) leaves the line's start, and TVM then refuses the
+    whole database ("Unexpected token"). A record's workload line is written before the record, so a
+    torn workload line has no record that refers to it."""
+    if not path.is_file() or path.stat().st_size == 0:
+        return
+    with path.open("rb+") as f:
+        f.seek(-1, os.SEEK_END)
+        if f.read(1) == b"\n":
+            return
+        f.seek(0)
+        whole = f.read().rfind(b"\n") + 1
+        f.truncate(whole)
+    log.warning("%s ended in a line cut short (tuning stopped while writing it); dropped it", path)
 
 
 def database_fingerprint(target: Target, root: Path | None = None) -> str:

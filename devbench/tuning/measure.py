@@ -12,6 +12,7 @@ import shutil
 from dataclasses import dataclass
 from typing import Any
 
+from devbench import interrupts
 from devbench.tuning.database import mean_secs
 
 
@@ -40,6 +41,7 @@ def measure_schedules(candidates: list[tuple[Any, list[Any]]], database: Any, ta
     if not flat:
         return []
     built = builder.build([ms.builder.BuilderInput(sch.mod, target) for _, sch, _ in flat])
+    interrupts.check()
     ok = [(item, b.artifact_path) for item, b in zip(flat, built, strict=True) if b.error_msg is None]
     futures = runner.run([ms.runner.RunnerInput(path, device, args) for (_, _, args), path in ok])
     tried: dict[str, int] = {}

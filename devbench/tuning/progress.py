@@ -2,7 +2,8 @@
 
 It is also where a time budget is enforced: once the deadline passes, the callback raises
 :class:`BudgetReached` after the batch it was handed is in the database (the database callback runs
-first), and ``tune`` catches it. Terminating MetaSchedule's tasks instead is not safe: during its
+first), and ``tune`` catches it; after Ctrl-C it raises the same, and ``tune`` then raises
+KeyboardInterrupt. Terminating MetaSchedule's tasks instead is not safe: during its
 first round-robin pass the task scheduler picks tasks without checking them and aborts.
 """
 
@@ -15,6 +16,7 @@ from typing import Any
 from tvm.ir.utils import derived_object
 from tvm.s_tir import meta_schedule as ms
 
+from devbench import interrupts
 from devbench.tuning.database import mean_secs
 
 log = logging.getLogger(__name__)
@@ -45,6 +47,8 @@ class Progress(ms.measure_callback.PyMeasureCallback):
         now = time.monotonic()
         if runner_results:  # none: a task whose search space is exhausted, nothing new to say
             self._report(task_scheduler, task_id, runner_results, now)
+        if interrupts.requested():  # Ctrl-C: out of MetaSchedule the same way; tune raises KeyboardInterrupt
+            raise BudgetReached("interrupted")
         if self.deadline is not None and now >= self.deadline:
             self.stopped_early = True
             raise BudgetReached(f"time budget reached after {self.trials} trials")

@@ -5,14 +5,18 @@ TVM tracker (``[rpc]`` in the target file), so the schedules are timed on the bo
 same RPCRunner, through a tracker that :mod:`.ssh_rpc` makes out of the board's SSH connection for
 the length of the tuning (TVM's RPC server started on the board, stopped afterwards), so every
 board devbench can ``run`` on can be tuned. A runner is therefore a context manager.
+
+:class:`Measurers` holds one builder and one runner for a tuning session: starting them costs
+seconds (worker processes that import TVM; on an SSH board TVM's RPC server, tens of seconds), and
+a family tuned in one session pays that once.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from functools import partial
-from typing import Any
+from typing import Any, Self
 
 from devbench.targets import Target
 
@@ -20,10 +24,21 @@ from devbench.targets import Target
 EVALUATOR = {"number": 10, "repeat": 1, "min_repeat_ms": 50, "enable_cpu_cache_flush": False}
 
 
+@contextmanager
+def _stopped_after(runner: Any) -> Iterator[Any]:
+    """``runner``, whose worker pool is shut down when the block ends, from this thread: left to the
+    garbage collector, the shutdown may run in one of the pool's own threads ("cannot join current
+    thread") or at interpreter exit (a crash)."""
+    try:
+        yield runner
+    finally:
+        runner.pool.shutdown(wait=False)
+
+
 def _local(target: Target, trust_new_host: bool) -> AbstractContextManager[Any]:
     from tvm.s_tir import meta_schedule as ms
 
-    return nullcontext(ms.runner.LocalRunner(evaluator_config=ms.runner.EvaluatorConfig(**EVALUATOR)))
+    return _stopped_after(ms.runner.LocalRunner(evaluator_config=ms.runner.EvaluatorConfig(**EVALUATOR)))
 
 
 def _rpc_runner(tracker_host: str, tracker_port: int, key: str, session_timeout_s: float) -> Any:
@@ -41,7 +56,7 @@ def _rpc_runner(tracker_host: str, tracker_port: int, key: str, session_timeout_
 def _rpc(target: Target, trust_new_host: bool) -> AbstractContextManager[Any]:
     rpc = target.rpc
     assert rpc is not None  # the target loader guarantees an [rpc] table for transport "rpc"
-    return nullcontext(_rpc_runner(rpc.tracker_host, rpc.tracker_port, rpc.key, rpc.session_timeout_s))
+    return _stopped_after(_rpc_runner(rpc.tracker_host, rpc.tracker_port, rpc.key, rpc.session_timeout_s))
 
 
 @contextmanager
@@ -51,7 +66,9 @@ def _ssh(target: Target, trust_new_host: bool) -> Iterator[Any]:
     assert target.ssh is not None  # the target loader guarantees an [ssh] table for transport "ssh"
     with board_rpc(target, trust_new_host) as board:
         # a candidate may take as long as one run on the board may
-        yield _rpc_runner(board.tracker_host, board.tracker_port, board.key, target.ssh.run_timeout_s)
+        with _stopped_after(_rpc_runner(board.tracker_host, board.tracker_port, board.key,
+                                        target.ssh.run_timeout_s)) as runner:
+            yield runner
 
 
 #: transport -> the runner's context manager; one for each of devbench.targets.TRANSPORTS
@@ -100,3 +117,27 @@ def make_builder(target: Target) -> Any:
 
     f_export = partial(_export_cross, target.cross_compiler) if target.cross_compiler else None
     return ms.builder.LocalBuilder(f_build=build_candidate, f_export=f_export, timeout_sec=60)
+
+
+class Measurers:
+    """The builder and runner of a tuning session, both started when a network first has kernels
+    to measure, and stopped when the session's ``with`` block ends (Ctrl-C included)."""
+
+    def __init__(self, target: Target, trust_new_host: bool = False) -> None:
+        self.target = target
+        self.trust_new_host = trust_new_host
+        self._stack = ExitStack()
+        self._started: tuple[Any, Any] | None = None
+
+    def get(self) -> tuple[Any, Any]:
+        """(builder, runner), started on the first call."""
+        if self._started is None:
+            builder = make_builder(self.target)
+            self._started = builder, self._stack.enter_context(make_runner(self.target, self.trust_new_host))
+        return self._started
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.close()

@@ -20,9 +20,11 @@ from typing import Any
 
 import torch
 
+from devbench import interrupts
 from devbench.errors import DevbenchError
 from devbench.models.spec import ArchSpec
 from devbench.targets import Target
+from devbench.tuning.runners import Measurers
 
 #: candidates measured per task per round; a multiple of the usual 64 scaled down for 2-core boards
 TRIALS_PER_ITER = 32
@@ -30,6 +32,8 @@ TRIALS_PER_ITER = 32
 #: kernels (pools, layout transforms, the classifier): a first round gets them near their best, and
 #: a default of thousands of trials took hours on an emulated board for a few percent of a network
 DEFAULT_TRIALS_PER_KERNEL = TRIALS_PER_ITER
+#: what a Ctrl-C that could not wait for the batch in flight leaves
+KEPT_ON_INTERRUPT = "tuning stopped; the database keeps every batch measured before"
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +84,7 @@ def tune(
     retune: bool = False,
     seed: bool = True,
     trust_new_host: bool = False,
+    measurers: Measurers | None = None,
 ) -> TuneReport:
     """Tune ``network`` for ``target`` with at most ``trials`` measured candidates (default: the
     seeding's few per new conv plus :data:`DEFAULT_TRIALS_PER_KERNEL` per kernel left to search).
@@ -92,16 +97,24 @@ def tune(
     ``seed`` first gives new kernels measured schedules without a search: the conv template's
     variants for blocked convs, a tuned neighbour's schedule for the rest; only kernels neither
     covers are searched. ``trust_new_host`` accepts an SSH board's host key on first contact.
+    ``measurers``: a builder and runner already started (:func:`tune_each` shares one across a family).
+
+    Ctrl-C and SIGTERM stop at the next batch; one that is not done half a second later is abandoned (its
+    candidates were not stored yet) and the process ends with exit code 130.
     """
     from devbench.native_log import native_stderr
 
     if trials is not None and trials <= 0:
         raise DevbenchError(f"trials must be a positive integer, got {trials}")
-    # native_stderr: TVM's C++ warnings (`Unknown schedule rule ...`) through logging, shown with -v;
-    # the stack: what measuring on the board needed (an SSH board's RPC server), stopped on the way out
-    with native_stderr(), ExitStack() as stack:
-        return _tune(network, target, trials, time_budget_min, database_dir, max_trials_per_task, input_shape,
-                     batch, search_strategy, verbose, retune, seed, stack, trust_new_host)
+    # the stack: the builder and runner (an SSH board's RPC server), stopped on the way out, after
+    # the signal handlers are back; native_stderr: TVM's C++ warnings (`Unknown schedule rule ...`)
+    # through logging, shown with -v
+    with ExitStack() as stack:
+        if measurers is None:
+            measurers = stack.enter_context(Measurers(target, trust_new_host))
+        with interrupts.watch(), interrupts.deferred(KEPT_ON_INTERRUPT), native_stderr():
+            return _tune(network, target, trials, time_budget_min, database_dir, max_trials_per_task, input_shape,
+                         batch, search_strategy, verbose, retune, seed, measurers)
 
 
 def tune_each(networks: Sequence[ArchSpec], target: Target, trials: int | None = None,
@@ -109,23 +122,24 @@ def tune_each(networks: Sequence[ArchSpec], target: Target, trials: int | None =
     """Tune each of ``networks`` in turn into the target's one database (:func:`tune`'s options, and
     ``trials`` for each), yielding each report as it is done.
 
-    Each network after the first reuses the kernels of those before it.
+    Each network after the first reuses the kernels of those before it, and the builder and runner
+    the first started.
     """
-    for network in networks:
-        yield tune(network, target, trials, **options)
+    with Measurers(target, options.get("trust_new_host", False)) as measurers:
+        for network in networks:
+            yield tune(network, target, trials, measurers=measurers, **options)
 
 
 def _tune(network: ArchSpec | torch.nn.Module, target: Target, trials: int | None, time_budget_min: float | None,
           database_dir: Path | None, max_trials_per_task: int | None, input_shape: tuple[int, ...] | None,
-          batch: int, search_strategy: str, verbose: bool, retune: bool, seed: bool, stack: ExitStack,
-          trust_new_host: bool) -> TuneReport:
+          batch: int, search_strategy: str, verbose: bool, retune: bool, seed: bool,
+          measurers: Measurers) -> TuneReport:
     from tvm.s_tir import meta_schedule as ms
 
     from devbench.backends.tvm_backend import prepare, tvm_target
     from devbench.tuning.database import add_tuned_for, network_ms, open_database, tuned_workloads
     from devbench.tuning.database import database_dir as db_dir
     from devbench.tuning.progress import Progress
-    from devbench.tuning.runners import make_builder, make_runner
     from devbench.tuning.templates import seed_templates
     from devbench.tuning.transfer import transfer as transfer_schedules
 
@@ -133,22 +147,24 @@ def _tune(network: ArchSpec | torch.nn.Module, target: Target, trials: int | Non
     tgt = tvm_target(target)
     module, example = _network(network, input_shape, batch)
     mod, _ = prepare(module, example, tgt)
+    interrupts.check()
     database = open_database(target, database_dir)
     all_tasks = ms.relax_integration.extract_tasks(mod, tgt)
+    interrupts.check()
     # retune: spend more trials on kernels that already have records (the database keeps the best)
     done = set() if retune else set(tuned_workloads(database, all_tasks))
     new = [t for i, t in enumerate(all_tasks) if i not in done]
     level = logging.INFO if verbose else logging.DEBUG  # devbench's CLI shows INFO, -q hides it
-    # only when there is something to measure: each starts worker processes that import TVM (seconds),
-    # on an SSH board the runner TVM's RPC server (tens of seconds)
-    builder = make_builder(target) if new else None
-    runner = stack.enter_context(make_runner(target, trust_new_host)) if new else None
+    # only when there is something to measure: they start worker processes that import TVM (seconds),
+    # on an SSH board TVM's RPC server (tens of seconds)
+    builder, runner = measurers.get() if new else (None, None)
     seeded = []
     if seed and not retune:  # a few candidates per kernel: not worth a deadline check
         for how, step in (("the conv template", seed_templates), ("a tuned neighbour", transfer_schedules)):
             for s in step(new, database, tgt, builder, runner):
                 log.log(level, "%s seeded from %s: %.1f us (%d candidates)", s.task_name, how, s.best_us, s.trials)
                 seeded.append(s)
+            interrupts.check()
             names = {s.task_name for s in seeded}
             new = [t for t in new if t.task_name not in names]
     report = TuneReport(
@@ -187,8 +203,10 @@ def _tune(network: ArchSpec | torch.nn.Module, target: Target, trials: int | Non
                 measure_callbacks=[*ms.measure_callback.MeasureCallback.create("default"), progress],
             )
         except Exception:  # BudgetReached, possibly rewrapped by TVM's FFI on its way out
+            interrupts.check()
             if not progress.stopped_early:
                 raise
+        interrupts.check()
         report.trials += progress.trials
         report.stopped_early = progress.stopped_early
         report.best_us.update({progress.names[i]: us for i, us in progress.best_us.items()})

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 
+import psutil
 import pytest
 import torch
 from torch import nn
@@ -16,9 +22,9 @@ from devbench.backends.tvm_conv_template import VARIANTS
 from devbench.models import get_spec
 from devbench.targets import get_target
 from devbench.tuning import TuneReport, tune
-from devbench.tuning.database import RECORDS, WORKLOADS, database_dir
+from devbench.tuning.database import RECORDS, WORKLOADS, database_dir, open_database_at
 from devbench.tuning.transfer import CANDIDATES
-from tests.conftest import run_cli
+from tests.conftest import REPO, run_cli
 
 
 def member(extra: bool, width: int = 8) -> nn.Module:
@@ -103,3 +109,35 @@ def test_the_cli_tunes_a_family_in_one_call() -> None:
     # every kernel the first measured (--trials 1: its seeded convs only) is reused, none seeded again;
     # the kernels the first left unmeasured get the one trial --trials gives each network
     assert second["reused"] == first["seeded"] and second["seeded"] == 0 and second["trials"] == 1
+
+
+@pytest.mark.slow
+def test_ctrl_c_while_a_family_tunes_its_second_network_stops_within_two_seconds(tmp_path: Path) -> None:
+    """Ctrl-C while `tune --model a,b` measures b's new convs, on the runner a started: MetaSchedule
+    calls devbench's code from C++, where a KeyboardInterrupt had crashed the process, come out as a
+    RuntimeError or been swallowed (the tuning went on to exit 0)."""
+    proc = subprocess.Popen([sys.executable, "-m", "devbench", "tune", "--model", "resnet8,resnet8_b0.5",
+                             "--trials", "1"], cwd=REPO, env={**os.environ, "DEVBENCH_CACHE_DIR": str(tmp_path)},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stderr is not None
+    first = proc.stdout.readline()  # printed when the first network is done
+    assert first.startswith("tuned resnet8 for local"), proc.communicate()[1][-2000:]
+    time.sleep(3)  # the second network's new convs are being built and timed
+    assert proc.poll() is None, "the second network was done before the signal"
+    workers = psutil.Process(proc.pid).children(recursive=True)
+    proc.send_signal(signal.SIGINT)
+    t0 = time.monotonic()
+    proc.wait(timeout=30)
+    stopped_s = time.monotonic() - t0
+    err = proc.stderr.read()
+    assert proc.returncode == 130 and "devbench: interrupted" in err and "Traceback" not in err, err[-2000:]
+    assert stopped_s < 2.0
+    assert workers and not psutil.wait_procs(workers, timeout=2)[1]  # killed ones may take a moment to go
+
+    db = tmp_path / "tuning" / "local"
+    kept = len(open_database_at(db).get_all_tuning_records())
+    assert kept > 0  # the first network's records, and the second's batches measured before the signal
+    # the watchdog may end the process while MetaSchedule appends a line; the next tune still opens it
+    whole = (db / RECORDS).read_bytes()
+    (db / RECORDS).write_bytes(whole + whole.splitlines(keepends=True)[-1][:100])
+    assert len(open_database_at(db).get_all_tuning_records()) == kept
