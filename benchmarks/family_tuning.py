@@ -22,19 +22,20 @@ from pathlib import Path
 
 from devbench.models import get_spec
 from devbench.targets import get_target
-from devbench.tuning import tune
+from devbench.tuning import tune_each
 
 FAMILY = ["resnet56", "resnet56_b0.5", "resnet56_b0.25", "resnet56_b0.75", "resnet20", "resnet32", "resnet44",
           "resnet110", "resnet20_b0.5", "resnet110_b0.5"]
 
 
 def tune_all(names: list[str], root: Path, per_task: int, strategy: str, threads: int) -> list[tuple[int, float, str]]:
-    """(trials, wall seconds, report line) of each network, tuned in turn into one database under ``root``."""
+    """(trials, wall seconds, report line) of each network, tuned in turn into one database under ``root``
+    in one call, as ``devbench tune --model a,b,...`` does (the builder and runner start once)."""
     target = get_target("local", threads=threads)
     rows = []
-    for name in names:
-        r = tune(get_spec(name), target, trials=per_task * 64, max_trials_per_task=per_task, database_dir=root,
-                 search_strategy=strategy, verbose=False)
+    reports = tune_each([get_spec(name) for name in names], target, trials=per_task * 64,
+                        max_trials_per_task=per_task, database_dir=root, search_strategy=strategy, verbose=False)
+    for name, r in zip(names, reports, strict=True):
         rows.append((r.trials, r.wall_s, f"  {name:16s} kernels {r.tasks:3d}  reused {r.reused:3d}  seeded "
                      f"{r.seeded:3d}  searched {r.tuned:3d}  trials {r.trials:5d}  {r.wall_s:7.1f} s  "
                      f"kernels ~{r.network_ms:.3f} ms"))
@@ -50,8 +51,9 @@ def main() -> int:
     args = p.parse_args()
     family = FAMILY[: args.members]
     with tempfile.TemporaryDirectory(prefix="devbench-family-") as tmp:
-        # TVM's one-time start-up (imports, worker pools, JIT) is paid here, so that the first member
-        # would not carry it alone
+        # TVM's one-time start-up in this process (imports, JIT) is paid here, so that the first member
+        # would not carry it alone; the first member does start the builder and runner, as tuning it
+        # alone would
         tune_all(["resnet8"], Path(tmp) / "warm-up", 1, args.strategy, args.threads)
         rows = tune_all(family, Path(tmp) / "family", args.per_task, args.strategy, args.threads)
     (one_trials, one_wall, _), trials, wall = rows[0], sum(r[0] for r in rows), sum(r[1] for r in rows)
