@@ -42,6 +42,11 @@ class Runtime:
     pip: tuple[str, ...]
     #: artifacts only load in the release that compiled them: doctor pins the host's versions
     same_version_as_host: bool = False
+    #: set in the runner's environment before the runtime loads, unless the board sets them itself
+    env: tuple[tuple[str, str], ...] = ()
+    #: modules the runtime imports when they are there without needing them: the runner keeps them
+    #: out of its process, whose memory and imports are those of a board with the runtime alone
+    keep_out: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

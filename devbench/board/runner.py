@@ -372,13 +372,24 @@ def probe() -> dict[str, Any]:
     }
 
 
+def isolate(req: RunRequest) -> None:
+    """Before the runtime loads: fix the thread count (before any runtime starts its pool), and set
+    up the process as a board with that runtime alone would have it (:class:`Runtime`'s ``env`` and
+    ``keep_out``). Only in the runner's own process: a host that imports this module keeps its modules."""
+    for var in THREAD_ENV:
+        os.environ[var] = str(req.threads)
+    runtime = backend(req.backend).info.runtime
+    for var, value in runtime.env:
+        os.environ.setdefault(var, value)
+    for name in runtime.keep_out:
+        sys.modules.setdefault(name, None)  # `import name` now fails at once, as where it is not installed
+
+
 def main(argv: list[str]) -> int:
     req = RunRequest.from_argv(argv)
-    if req.mode != "probe":
-        # Fix the thread count before any runtime starts its pool.
-        for var in THREAD_ENV:
-            os.environ[var] = str(req.threads)
     try:
+        if req.mode != "probe":
+            isolate(req)
         result = {"probe": probe, "measure": lambda: measure(req), "accuracy": lambda: accuracy(req),
                   "profile": lambda: profile(req)}[req.mode]()
     except Exception as e:  # reported to the host as data: the host decides what it means

@@ -89,6 +89,9 @@ def test_compiled_network_runs_in_board_runner_like_pytorch(tmp_path: Path, loca
     result = json.loads(out_json.read_text())
     assert "error" not in result, result
     assert len(result["samples_ms"]) >= 5 and min(result["samples_ms"]) > 0
+    # the runner's process is a board's with TVM's runtime alone: without the torch that tvm_ffi
+    # imports when it can (500 MB of the 600 MB it had) or TVM's compiler library
+    assert result["peak_rss_mb"] < 250, result["peak_rss_mb"]
     with torch.no_grad():
         ref = module(torch.from_numpy(x)).numpy()
     assert np.abs(np.asarray(result["output"], dtype=np.float32) - ref).max() < 1e-4
