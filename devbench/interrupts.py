@@ -53,8 +53,7 @@ class _Section:
     kill_children: bool = False
 
 
-_COMPILE = _Section(GRACE_S, "inside the compiler; nothing was stored from it")
-_section = _COMPILE
+_section = _Section(GRACE_S, "inside the compiler; nothing was stored from it")
 
 
 def requested() -> bool:
@@ -85,6 +84,7 @@ def _watchdog(wakeup: socket.socket) -> None:
 
 
 def _kill_children() -> None:
+    """SIGKILL every process this one started (worker pools: they would not hear of os._exit)."""
     for child in psutil.Process().children(recursive=True):
         with contextlib.suppress(psutil.Error):  # gone already
             child.kill()
