@@ -30,6 +30,7 @@ devbench is gone.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import secrets
@@ -116,6 +117,10 @@ def _start_in_worker(start: Callable[..., Any], *args: Any, **kwargs: Any) -> tu
     return worker, worker.recv()
 
 
+#: what paramiko and sockets raise when the other end or the SSH connection is gone
+_GONE = (OSError, EOFError, paramiko.SSHException)
+
+
 def _pipe(chan: paramiko.Channel, sock: socket.socket) -> None:
     """Copy bytes both ways between a forwarded channel and a local socket until either end closes."""
     try:
@@ -129,10 +134,11 @@ def _pipe(chan: paramiko.Channel, sock: socket.socket) -> None:
                     if not data:
                         return
                     dst.sendall(data)
-    except (OSError, EOFError, paramiko.SSHException):  # one end went away mid-transfer
+    except _GONE:  # one end went away mid-transfer
         return
     finally:
-        chan.close()
+        with contextlib.suppress(*_GONE):  # closing a channel whose connection is gone: EOFError
+            chan.close()
         sock.close()
 
 
