@@ -98,6 +98,8 @@ class ResultRow:
 JSON_COLUMNS = ("samples_ms", "round_medians_ms", "conditions", "environment", "meta")
 #: bumped when a column is added; opening an older database adds the missing columns
 SCHEMA_VERSION = 3
+#: how long opening or writing waits for another process's hold on the database
+BUSY_TIMEOUT_S = 30.0
 _SQL_TYPES = {int: "INTEGER", float: "REAL", bool: "INTEGER", str: "TEXT"}
 
 
@@ -118,12 +120,27 @@ class ResultStore:
         self.path = Path(path).expanduser()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
+            self.conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, check_same_thread=False)
             self._refuse_newer()  # before WAL mode rewrites the file's header
-            self.conn.execute("PRAGMA journal_mode=WAL")
+            self._wal()
             self._migrate()
         except (sqlite3.DatabaseError, OSError) as e:
             raise DevbenchError(f"cannot open results database {self.path}: {e}") from None
+
+    def _wal(self) -> None:
+        """Put the file in WAL mode (once: the mode stays in the file). Switching takes the file to
+        itself, and while another process opens the same new database (two runs started together:
+        16 of 30 pairs here) SQLite says "database is locked" at once instead of waiting as it does
+        for writes; so wait here, as long as for a write."""
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        while True:
+            try:
+                self.conn.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
 
     def _refuse_newer(self) -> None:
         """A database from a newer devbench is refused untouched rather than misread."""
