@@ -29,9 +29,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-# at import, not in the watchdog, where an import would wait on the main thread for the GIL
-import psutil
-
 #: how long the main thread may sit in native code after Ctrl-C before the process ends anyway
 GRACE_S = 1.5
 #: the same inside :func:`deferred`, whose safe points are seconds apart (a batch of candidates), so
@@ -85,6 +82,8 @@ def _watchdog(wakeup: socket.socket) -> None:
 
 def _kill_children() -> None:
     """SIGKILL every process this one started (worker pools: they would not hear of os._exit)."""
+    import psutil  # imported already, by deferred()
+
     for child in psutil.Process().children(recursive=True):
         with contextlib.suppress(psutil.Error):  # gone already
             child.kill()
@@ -125,6 +124,10 @@ def deferred(note: str) -> Iterator[None]:
     processes, which would go on for a second or more with work no one reads, holding the terminal)
     and ends the process saying ``note`` (what the interrupted work kept)."""
     global _section
+    # for the watchdog's kill, imported here (not on every CLI start, not in the watchdog, where a
+    # first import would wait on the main thread for the GIL)
+    import psutil  # noqa: F401
+
     previous = _section
     _section = _Section(DEFERRED_GRACE_S, note, kill_children=True)
     _deferred.set()
