@@ -51,13 +51,15 @@ def import_tensor_intrinsics() -> None:
 def schedule_untuned(mod: Any, target: Any) -> Any:
     """Every unscheduled PrimFunc of ``mod`` scheduled without measuring anything.
 
-    Blocked-layout convs get the conv template's default knobs; every other kernel a design-space
-    sample of MetaSchedule.
+    On a CPU, blocked-layout convs get the conv template's default knobs and every other kernel a
+    design-space sample of MetaSchedule. On a GPU, see :func:`_schedule_for_gpu`.
     """
     from tvm import tirx
 
     from devbench.backends import tvm_conv_template
 
+    if target.kind.name != "llvm":
+        return _schedule_for_gpu(mod, target)
     updates = {}
     for gv, func in mod.functions_items():
         if not isinstance(func, tirx.PrimFunc) or func.attrs.get("tirx.is_scheduled", False):
@@ -74,6 +76,37 @@ def schedule_untuned(mod: Any, target: Any) -> Any:
     for gv, func in updates.items():
         mod[gv] = func
     return mod
+
+
+def _schedule_for_gpu(mod: Any, target: Any) -> Any:
+    """``mod`` with every kernel given TVM's rule-based GPU schedules (dlight), and checked.
+
+    A kernel left without a thread binding is compiled as host code that reads device memory: the
+    board crashes at the first inference (seen on an H100/H200: all 9 convs of resnet8 were so,
+    because MetaSchedule's first CUDA sample of a conv fails its GPU checks for most seeds). dlight's
+    rules are what TVM applies to untuned GPU kernels, and ``Fallback`` binds any spatial loop nest,
+    so a kernel none of them schedules is an error here, not a segfault there.
+    """
+    from tvm.s_tir import dlight as dl
+
+    from devbench.errors import DevbenchError
+
+    with target:
+        mod = dl.ApplyDefaultSchedule(dl.gpu.Matmul(), dl.gpu.GEMV(), dl.gpu.Reduction(), dl.gpu.GeneralReduction(),
+                                      dl.gpu.Fallback())(mod)
+    left = unscheduled(mod)
+    if left:
+        raise DevbenchError(f"TVM has no GPU schedule for {len(left)} kernel(s) ({', '.join(left[:3])}) on "
+                            f"{target.kind.name}: tune them first (devbench tune) or use another backend")
+    return mod
+
+
+def unscheduled(mod: Any) -> list[str]:
+    """The names of ``mod``'s kernels that no schedule has been applied to yet."""
+    from tvm import tirx
+
+    return [gv.name_hint for gv, f in mod.functions_items()
+            if isinstance(f, tirx.PrimFunc) and not f.attrs.get("tirx.is_scheduled", False)]
 
 
 def _is_blocked_elementwise(func: Any, target: Any) -> bool:

@@ -122,6 +122,28 @@ def test_jetson_artifact_holds_aarch64_host_code_and_cuda_kernels(tmp_path: Path
     assert b"__global__" in data or b"__CUDACC_RTC__" in data  # the device side: CUDA kernels
 
 
+def test_a_cuda_build_runs_every_kernel_on_the_gpu() -> None:
+    """Every conv of an untuned CUDA build is a GPU kernel. A kernel left without a thread binding
+    is compiled as host code that reads device memory: resnet8's 9 convs were, and the first
+    inference on an H100 / H200 segfaulted."""
+    from tvm import tirx
+
+    target = tvm_target(get_target("jetson-orin-nano"))
+    mod, _ = prepare(build_model(get_spec("resnet8")).eval(), torch.randn(1, 3, 32, 32), target)
+    convs = [gv.name_hint for gv, f in mod.functions_items()
+             if isinstance(f, tirx.PrimFunc) and "conv2d" in gv.name_hint]
+    exe, _ = build(mod, target, None)
+
+    def modules(m):
+        yield m
+        for i in m.imports:
+            yield from modules(i)
+
+    source = "".join(m.inspect_source("cuda") for m in modules(exe.mod) if m.kind == "cuda")
+    assert len(convs) == 9
+    assert [c for c in convs if f" {c}_kernel(" not in source] == []
+
+
 def test_board_runs_an_artifact_with_tvm_runtime_alone(tmp_path: Path, local) -> None:
     """A board may hold TVM without its 260 MB compiler library (``import tvm`` then loads the
     runtime alone): the runner still loads and runs the artifact, equal to PyTorch."""
