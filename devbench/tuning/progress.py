@@ -41,6 +41,7 @@ class Progress(ms.measure_callback.PyMeasureCallback):
         self.best_us: dict[int, float] = {}
         self.trials = 0
         self.stopped_early = False
+        self.first_error: str | None = None  # the first candidate that failed, for when none ran
 
     def apply(self, task_scheduler: Any, task_id: int, measure_candidates: Any, builder_results: Any,
               runner_results: Any) -> None:
@@ -59,6 +60,8 @@ class Progress(ms.measure_callback.PyMeasureCallback):
             if r.run_secs:
                 us = 1e6 * mean_secs(r.run_secs)
                 self.best_us[task_id] = min(self.best_us.get(task_id, float("inf")), us)
+            elif self.first_error is None:
+                self.first_error = r.error_msg
         tasks = task_scheduler.tasks_
         done = sum(1 for t in tasks if t.is_terminated)
         # Network estimate: sum over tasks of best kernel time x how often the network calls it.

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
@@ -106,6 +107,7 @@ def tune(
 
     if trials is not None and trials <= 0:
         raise DevbenchError(f"trials must be a positive integer, got {trials}")
+    _check_local_gpu(target)
     # the stack: the builder and runner (an SSH board's RPC server), stopped on the way out, after
     # the signal handlers are back; native_stderr: TVM's C++ warnings (`Unknown schedule rule ...`)
     # through logging, shown with -v
@@ -115,6 +117,31 @@ def tune(
         with interrupts.watch(), interrupts.deferred(KEPT_ON_INTERRUPT), native_stderr():
             return _tune(network, target, trials, time_budget_min, database_dir, max_trials_per_task, input_shape,
                          batch, search_strategy, verbose, retune, seed, measurers)
+
+
+def _check_local_gpu(target: Target) -> None:
+    """A CUDA target measured on this machine needs its GPU here: without one every candidate fails,
+    after minutes of building them."""
+    if target.transport != "local" or target.device != "cuda":
+        return
+    from devbench.board.runner import cuda_gpus
+
+    gpus = cuda_gpus()
+    if isinstance(gpus, str) or gpus == 0:
+        reason = gpus if isinstance(gpus, str) else "the CUDA driver sees no GPU"
+        raise DevbenchError(f"target {target.name} tunes on this machine's GPU, but {reason}: run devbench tune "
+                            "on the GPU machine, or through a target that reaches it (transport ssh or rpc)")
+
+
+def _last_exception(text: str) -> str:
+    """The last ``SomeError: message`` line of a traceback, with the line after it when the message
+    continues there (``RuntimeError: Compilation error:`` then the linker's complaint)."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    found = [i for i, line in enumerate(lines) if re.match(r"\w+(Error|Exception): ", line)]
+    if not found:
+        return lines[-1] if lines else "no error was reported"
+    i = found[-1]
+    return " ".join(lines[i:i + 2]) if lines[i].endswith(":") and i + 1 < len(lines) else lines[i]
 
 
 def tune_each(networks: Sequence[ArchSpec], target: Target, trials: int | None = None,
@@ -177,6 +204,7 @@ def _tune(network: ArchSpec | torch.nn.Module, target: Target, trials: int | Non
         budget = DEFAULT_TRIALS_PER_KERNEL * len(new)
     else:
         budget = trials - report.trials  # the seeding candidates were measured trials too
+    first_error = None  # of the search's candidates, for when none ran
     if new and budget > 0:
         per_task = max_trials_per_task or max(1, math.ceil(budget / len(new)))
         deadline = start + 60 * time_budget_min if time_budget_min else None
@@ -210,6 +238,12 @@ def _tune(network: ArchSpec | torch.nn.Module, target: Target, trials: int | Non
         report.trials += progress.trials
         report.stopped_early = progress.stopped_early
         report.best_us.update({progress.names[i]: us for i, us in progress.best_us.items()})
+        first_error = progress.first_error
+    if report.trials and not report.best_us:  # every candidate failed: a broken board, not a tuning
+        log.debug("the first candidate's error: %s", first_error)
+        raise DevbenchError(f"tune: none of the {report.trials} candidates for {report.tasks} kernels ran on "
+                            f"{target.name}: {_last_exception(first_error or '')}; -vvv shows the first one's "
+                            f"whole error, MetaSchedule's logs are under {report.database / 'logs'}")
     report.network_ms = network_ms(database, all_tasks)
     report.wall_s = time.monotonic() - start
     if isinstance(network, ArchSpec) and (report.seeded or report.tuned or report.reused):

@@ -19,6 +19,7 @@ from torch import nn
 from devbench.backends.base import CompileRequest
 from devbench.backends.tvm_backend import TVMBackend
 from devbench.backends.tvm_conv_template import VARIANTS
+from devbench.errors import DevbenchError
 from devbench.models import get_spec
 from devbench.targets import get_target
 from devbench.tuning import TuneReport, tune
@@ -141,3 +142,29 @@ def test_ctrl_c_while_a_family_tunes_its_second_network_stops_within_two_seconds
     whole = (db / RECORDS).read_bytes()
     (db / RECORDS).write_bytes(whole + whole.splitlines(keepends=True)[-1][:100])
     assert len(open_database_at(db).get_all_tuning_records()) == kept
+
+
+def test_a_cuda_target_tunes_only_where_its_gpu_is(tmp_path: Path) -> None:
+    """Tuning a CUDA target on a machine without its GPU failed every candidate for minutes and then
+    reported success ("kernels sum to ~0.00 ms"); it is a one-line error before anything is built."""
+    from devbench.board.runner import cuda_gpus
+
+    if not isinstance(cuda_gpus(), str) and cuda_gpus() > 0:
+        pytest.skip("this machine has a CUDA GPU")
+    t0 = time.monotonic()
+    r = run_cli("tune", "--targets-file", "benchmarks/gpu-sm90.toml", "--target", "gpu-sm90", "--model", "resnet8",
+                env={"DEVBENCH_CACHE_DIR": str(tmp_path)})
+    assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr[-2000:]
+    assert "gpu-sm90 tunes on this machine's GPU" in r.stderr and time.monotonic() - t0 < 30
+    assert not (tmp_path / "tuning" / "gpu-sm90").exists()
+
+
+@pytest.mark.slow
+def test_a_tuning_where_no_candidate_runs_is_an_error_that_says_why(tmp_path: Path) -> None:
+    """Every candidate failing (here: aarch64 code linked by the host's x86 linker) is a broken board,
+    not a tuning: the error names the failure instead of reporting a network of ~0 ms."""
+    board = replace(get_target("local", threads=2), name="wrong-isa",
+                    tvm_target={"kind": "llvm", "mtriple": "aarch64-linux-gnu"})
+    with pytest.raises(DevbenchError, match=r"none of the 1 candidates .* ran on wrong-isa: .*Relocations in generic"):
+        tune(member(False), board, trials=1, seed=False, input_shape=(3, 8, 8), search_strategy="replay-trace",
+             verbose=False, database_dir=tmp_path)
