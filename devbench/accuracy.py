@@ -56,7 +56,7 @@ def deployed_error(job: Job, artifact: Artifact, transport: Transport) -> float:
         request = RunRequest(mode="accuracy", backend=job.backend, artifact=artifact.path.name, input="images.npy",
                              labels="labels.npy", batch=job.settings.batch, threads=job.target.threads,
                              device=job.target.device)
-        files = {artifact.path.name: artifact.path, "images.npy": Path(tmp) / "images.npy",
+        files = {**artifact.board_files, "images.npy": Path(tmp) / "images.npy",
                  "labels.npy": Path(tmp) / "labels.npy"}
         result = transport.run(BoardJob(files=files, request=request, timeout_s=job.settings.timeout_s))
     if "error" in result:

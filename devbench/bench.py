@@ -215,7 +215,7 @@ def measure_once(job: Job, artifact: Artifact, transport: Transport) -> dict[str
         request = RunRequest(backend=job.backend, artifact=artifact.path.name, input="input.npy", batch=s.batch,
                              threads=job.target.threads, device=job.target.device, warmup=s.warmup,
                              repeats=s.repeats, min_time_s=s.min_time_s, max_time_s=s.max_time_s)
-        board_job = BoardJob(files={artifact.path.name: artifact.path, "input.npy": Path(tmp) / "input.npy"},
+        board_job = BoardJob(files={**artifact.board_files, "input.npy": Path(tmp) / "input.npy"},
                              request=request, timeout_s=s.timeout_s)
         result = transport.run(board_job)
     if not isinstance(result, dict):

@@ -84,13 +84,15 @@ def install_command(target: Target, runtime: Runtime) -> str:
 
 
 def pip_install(python: str, runtimes: list[Runtime]) -> str:
-    """One pip command for all of ``runtimes`` (a user runs one line, not one per backend)."""
-    packages = []
+    """One line that installs all of ``runtimes`` (a user runs one line, not one per backend): one
+    pip command, and a second for the packages to install without their dependencies."""
+    packages: dict[bool, list[str]] = {False: [], True: []}
     for runtime in runtimes:
         for pkg in runtime.pip:
             version = _host_version(pkg) if runtime.same_version_as_host else None
-            packages.append(f"{pkg}=={version}" if version else pkg)
-    return f"{python} -m pip install {' '.join(packages)}"
+            packages[runtime.no_deps].append(f"{pkg}=={version}" if version else pkg)
+    return " && ".join(f"{python} -m pip install {'--no-deps ' if no_deps else ''}{' '.join(pkgs)}"
+                       for no_deps, pkgs in packages.items() if pkgs)
 
 
 def check_backends(target: Target, probe: dict[str, Any]) -> list[BackendCheck]:

@@ -464,7 +464,7 @@ def profile_job(job: Job, transport: Any) -> Profile:
         request = RunRequest(mode="profile", backend=job.backend, artifact=artifact.path.name, input="input.npy",
                              batch=s.batch, threads=job.target.threads, device=job.target.device,
                              warmup=s.warmup, repeats=s.repeats)
-        result = transport.run(BoardJob(files={artifact.path.name: artifact.path, "input.npy": Path(tmp) / "input.npy"},
+        result = transport.run(BoardJob(files={**artifact.board_files, "input.npy": Path(tmp) / "input.npy"},
                                         request=request, timeout_s=s.timeout_s))
     if "error" in result:
         raise DevbenchError(f"profiling {job.model.name} with {job.backend} on {job.target.name}: {result['error']}")

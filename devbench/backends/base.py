@@ -33,6 +33,13 @@ class Artifact:
     key: str
     meta: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def board_files(self) -> dict[str, Path]:
+        """What a board needs, by file name: the artifact, and what its backend built beside it
+        (ExecuTorch's glue for the board's CPU)."""
+        beside = self.meta.get("board_files", [])
+        return {self.path.name: self.path, **{name: self.path.parent / name for name in beside}}
+
 
 @dataclass(frozen=True)
 class CompileRequest:

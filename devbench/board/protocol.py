@@ -47,6 +47,9 @@ class Runtime:
     #: modules the runtime imports when they are there without needing them: the runner keeps them
     #: out of its process, whose memory and imports are those of a board with the runtime alone
     keep_out: tuple[str, ...] = ()
+    #: the board installs the packages without their declared dependencies (pip --no-deps), which
+    #: the runtime does not load (ExecuTorch's pull in torch)
+    no_deps: bool = False
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""An aarch64 root filesystem with Python 3.11, numpy and the TVM runtime, built without root or binfmt.
+"""An aarch64 root filesystem with Python 3.11, numpy, the TVM runtime and ExecuTorch's, built without root or binfmt.
 
 Debian's arm64 packages are fetched with the host's own ``apt-get`` pointed at a private state
 directory (the host's package database is never touched), unpacked with ``dpkg -x``, and the Python
@@ -30,6 +30,9 @@ DEB_PACKAGES = (
 #: aarch64 wheels for the board; TVM must match the host's compiler version exactly. onnxruntime's
 #: aarch64 wheel is left out: it dies with SIGSEGV on import under qemu-user 7.2.
 PIP_PACKAGES = ("numpy==2.4.6", "apache-tvm==0.27.0.post1", "apache-tvm-ffi==0.1.14.post0")
+#: installed without their declared dependencies: ExecuTorch's C++ libraries need none (its
+#: dependencies are torch and the export's tools, which the board does not use)
+NO_DEPS_PACKAGES = ("executorch==1.5.1",)
 PIP_PLATFORM = "manylinux_2_28_aarch64"
 PYTHON_VERSION = "3.11"
 GUEST_PYTHON = "usr/bin/python3.11"
@@ -39,7 +42,8 @@ STAMP = ".devbench-rootfs.json"
 
 def recipe() -> dict[str, object]:
     """What a root filesystem is built from; a change of any of it means a rebuild."""
-    return {"debs": list(DEB_PACKAGES), "pip": list(PIP_PACKAGES), "platform": PIP_PLATFORM, "python": PYTHON_VERSION}
+    return {"debs": list(DEB_PACKAGES), "pip": list(PIP_PACKAGES), "pip_no_deps": list(NO_DEPS_PACKAGES),
+            "platform": PIP_PLATFORM, "python": PYTHON_VERSION}
 
 
 def recipe_hash() -> str:
@@ -105,15 +109,12 @@ def build_rootfs(rootfs: Path, log=print) -> float:
     log(f"downloading {len(DEB_PACKAGES)} Debian arm64 packages")
     for deb in download_debs(work):
         _run([dpkg, "-x", str(deb), str(tmp)], f"dpkg -x {deb.name}")
-    log(f"installing aarch64 wheels: {' '.join(PIP_PACKAGES)}")
-    _run(
-        [
-            sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile",
-            "--target", str(tmp / SITE_DIR), "--platform", PIP_PLATFORM, "--only-binary=:all:",
-            "--python-version", PYTHON_VERSION, "--implementation", "cp", *PIP_PACKAGES,
-        ],
-        "pip install of the aarch64 wheels",
-    )
+    log(f"installing aarch64 wheels: {' '.join(PIP_PACKAGES + NO_DEPS_PACKAGES)}")
+    pip = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile",
+           "--target", str(tmp / SITE_DIR), "--platform", PIP_PLATFORM, "--only-binary=:all:",
+           "--python-version", PYTHON_VERSION, "--implementation", "cp"]
+    _run([*pip, *PIP_PACKAGES], "pip install of the aarch64 wheels")
+    _run([*pip, "--no-deps", *NO_DEPS_PACKAGES], "pip install of the aarch64 wheels")
     (tmp / STAMP).write_text(json.dumps({"recipe": recipe_hash(), **recipe()}, indent=1))
     shutil.rmtree(rootfs, ignore_errors=True)
     tmp.rename(rootfs)

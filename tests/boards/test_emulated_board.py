@@ -33,16 +33,19 @@ def test_emulated_board_runs_a_cross_compiled_network(board: emulate.BoardStatus
     assert diagnosis.ok, diagnosis.lines()  # tvm present, at the host's version
 
     # The farm path as a user runs it: one matrix, the emulated board and this machine in parallel,
-    # each cross-/compiled by the TVM backend, each output checked against PyTorch.
+    # each cross-/compiled by the TVM and ExecuTorch backends (ExecuTorch's glue for aarch64, run with
+    # no torch on the board), each output checked against PyTorch.
     store = ResultStore(tmp_path / "r.sqlite")
-    rows = run_matrix(["resnet8"], [emulate.NAME, "local"], ["tvm"], MeasureSettings(), store, progress=False)
-    by_target = {r.target: r for r in rows}
-    emulated = by_target[emulate.NAME]
-    assert emulated.status == "ok" and emulated.output_check == "pass", emulated.error
-    assert emulated.emulated and emulated.environment["machine"] == "aarch64"
-    assert emulated.n_samples == 3  # the target's [measure] defaults: emulated runs are slow
-    assert by_target["local"].status == "ok" and not by_target["local"].emulated
-    assert len(store.rows()) == 2
+    rows = run_matrix(["resnet8"], [emulate.NAME, "local"], ["tvm", "executorch"], MeasureSettings(), store,
+                      progress=False)
+    by_target = {(r.target, r.backend): r for r in rows}
+    for backend in ("tvm", "executorch"):
+        emulated = by_target[emulate.NAME, backend]
+        assert emulated.status == "ok" and emulated.output_check == "pass", emulated.error
+        assert emulated.emulated and emulated.environment["machine"] == "aarch64"
+        assert emulated.n_samples == 3  # the target's [measure] defaults: emulated runs are slow
+        assert by_target["local", backend].status == "ok" and not by_target["local", backend].emulated
+    assert len(store.rows()) == 4
 
     assert emulate.stop() and not port_open(board.port)
     assert not emulate.status().running
