@@ -23,6 +23,7 @@ library and ``protocol.py``.
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import importlib.util
 import logging
 import os
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
 PIPELINE_VERSION = "2"
 #: the glue, built for the target beside each program and uploaded with it
 GLUE = "devbench_executorch.so"
+GLUE_SOURCE = Path(__file__).with_name("executorch_glue.cpp")
 #: ExecuTorch's libraries in the order they need each other; loading the XNNPACK one registers the
 #: delegate, the optimized kernels one the operators XNNPACK does not take
 LIBRARIES = ("libexecutorch.so", "libexecutorch_threadpool.so", "libexecutorch_kernels_optimized.so",
@@ -62,10 +64,11 @@ class ExecuTorchBackend:
                                        no_deps=True))
 
     def version_key(self, request: CompileRequest) -> str:
-        # installed versions, read without importing ExecuTorch (seconds) on a cache hit; the glue is
-        # built for the target's CPU
+        # installed versions, read without importing ExecuTorch (seconds) on a cache hit; the glue, by
+        # its source and the compiler that builds it for the target's CPU
+        glue = hashlib.sha256(GLUE_SOURCE.read_bytes()).hexdigest()[:16]
         return (f"executorch={metadata.version('executorch')};torch={metadata.version('torch')};"
-                f"pipeline={PIPELINE_VERSION};cc={request.target.cross_compiler}")
+                f"pipeline={PIPELINE_VERSION};glue={glue};cc={request.target.cross_compiler}")
 
     def compile(self, request: CompileRequest, out_dir: Path) -> dict[str, Any]:
         import torch
@@ -150,7 +153,7 @@ def build_glue(out: Path, target: Target) -> None:
         stub.write_text("#pragma once\n")
         proc = subprocess.run([compiler, "-std=c++17", "-O2", "-shared", "-fPIC", f"-I{tmp}", f"-I{include}",
                                f"-I{include / 'executorch/runtime/core/portable_type/c10'}", "-o", str(out),
-                               str(Path(__file__).with_name("executorch_glue.cpp"))], capture_output=True, text=True)
+                               str(GLUE_SOURCE)], capture_output=True, text=True)
     if proc.returncode != 0:
         errors = [line for line in proc.stderr.splitlines() if "error" in line] or proc.stderr.splitlines()[-1:]
         raise DevbenchError(f"building ExecuTorch's glue for {target.name} with {compiler} failed: "

@@ -59,8 +59,8 @@ void* devbench_et_load(const char* path, const int64_t* shape, int ndim, char* e
   program->module = std::make_unique<Module>(path, Module::LoadMode::File);
   Error e = program->module->load_method("forward");
   if (e != Error::Ok) {
-    say(err, errlen, "ExecuTorch could not load the program's forward method (error " +
-                         std::to_string(static_cast<int>(e)) + ")");
+    say(err, errlen, std::string("ExecuTorch could not load the program's forward method: ") +
+                         executorch::runtime::to_string(e));
     return nullptr;
   }
   auto meta = program->module->method_meta("forward");
@@ -81,7 +81,7 @@ int64_t devbench_et_run(void* handle, float* input, float* out, int64_t out_len,
   auto tensor = executorch::extension::from_blob(input, program->input_shape);
   auto result = program->module->forward(tensor);
   if (!result.ok()) {
-    say(err, errlen, "ExecuTorch's forward failed (error " + std::to_string(static_cast<int>(result.error())) + ")");
+    say(err, errlen, std::string("ExecuTorch's forward failed: ") + executorch::runtime::to_string(result.error()));
     return -1;
   }
   program->outputs = std::move(result.get());

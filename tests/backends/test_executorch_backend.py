@@ -74,3 +74,13 @@ def test_a_board_installs_executorch_without_torch() -> None:
     line = pip_install("python3", runtimes)
     assert line.startswith("python3 -m pip install apache-tvm==") and " && python3 -m pip install --no-deps " in line
     assert line.endswith("executorch==1.5.1") and not re.search(r"\btorch\b", line)
+
+
+def test_a_missing_compiler_for_the_glue_is_a_one_line_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from devbench.errors import DevbenchError
+
+    monkeypatch.setenv("CXX", "no-such-g++")
+    spec = get_spec("resnet8")
+    request = CompileRequest(spec, build_model(spec).eval(), get_target("local", threads=1))
+    with pytest.raises(DevbenchError, match="builds its glue for local with no-such-g\\+\\+, which is not installed"):
+        get_backend("executorch").compile(request, tmp_path)
