@@ -27,12 +27,13 @@ def test_an_added_board_and_an_ssh_config_host_measure_on_the_emulated_board(boa
     assert added.returncode == 0, added.stderr
     assert "probed: python 3.11" in added.stdout and "tvm 0.27" in added.stdout  # what the board has
     written = tomllib.loads(Path(get_target("mypi").source).read_text())
-    assert written["emulated"] is True and written["backends"] == ["tvm"]  # qemu seen; what imports there
+    # qemu seen; what imports there (executorch needs no torch: onnxruntime and torch are not there)
+    assert written["emulated"] is True and written["backends"] == ["tvm", "executorch"]
     assert written["tvm"]["target"]["mtriple"] == "aarch64-linux-gnu" and written["ssh"]["python"] == "python3"
 
     measured = run_cli("run", "--target", "mypi", "--model", "pruned_resnet")  # no --backend: the target's
     assert measured.returncode == 0, measured.stderr
-    assert "| mypi " in measured.stdout and "| tvm " in measured.stdout
+    assert "| mypi " in measured.stdout and "| tvm " in measured.stdout and "| executorch " in measured.stdout
 
     ssh = Path(os.environ["HOME"]) / ".ssh"
     ssh.mkdir()
