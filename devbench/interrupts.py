@@ -29,8 +29,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-#: how long the main thread may sit in native code after Ctrl-C before the process ends anyway
-GRACE_S = 1.5
+#: how long the main thread may sit in native code after Ctrl-C before the process ends anyway (a
+#: second: on a busy machine exiting takes a few tenths more, and a user expects Ctrl-C to stop in two)
+GRACE_S = 1.0
 #: the same inside :func:`deferred`, whose safe points are seconds apart (a batch of candidates), so
 #: that waiting longer for one rarely helps; a garbage collection in the main thread (a second, when
 #: it frees TVM's IR) holds the watchdog back on top of it
