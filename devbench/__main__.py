@@ -1,7 +1,5 @@
 """``python -m devbench``."""
 
-import sys
+from devbench.cli import entry
 
-from devbench.cli import main
-
-sys.exit(main())
+entry()
