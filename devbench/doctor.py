@@ -11,7 +11,7 @@ from importlib import metadata
 from typing import Any
 
 from devbench.backends import BACKENDS
-from devbench.board.protocol import NO_NUMPY, RunRequest, Runtime
+from devbench.board.protocol import NO_NUMPY, RunRequest, Runtime, no_gpu_reason
 from devbench.errors import DevbenchError
 from devbench.targets import Target
 from devbench.transports import BoardJob, open_transport
@@ -102,8 +102,7 @@ def check_backends(target: Target, probe: dict[str, Any]) -> list[BackendCheck]:
     gpus = probe.get("hardware", {}).get("cuda_gpus")
     checks = []
     for backend in target.backends:
-        if target.device == "cuda" and gpus is not None and not (isinstance(gpus, int) and gpus > 0):
-            why = gpus if isinstance(gpus, str) else "the CUDA driver sees no GPU"
+        if target.device == "cuda" and gpus is not None and (why := no_gpu_reason(gpus)):
             checks.append(BackendCheck(backend, False, f"this target runs on CUDA; on the board, {why}"))
             continue
         runtime = RUNTIMES.get(backend)

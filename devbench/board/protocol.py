@@ -120,6 +120,14 @@ class RunRequest:
 
 
 
+def no_gpu_reason(cuda_gpus: int | str) -> str | None:
+    """Why the runner's ``cuda_gpus`` answer (a count, or why there is none) means this board runs no
+    CUDA, or ``None`` where it found a GPU."""
+    if isinstance(cuda_gpus, str):
+        return cuda_gpus
+    return "the CUDA driver sees no GPU" if cuda_gpus <= 0 else None
+
+
 def timing_loop(run: Callable[[], object], timed: TimedLoop | None, request: RunRequest) -> list[float]:
     """Samples in ms: at least ``repeats`` and at least ``min_time_s`` of them, but never past
     ``max_time_s`` (a slow board or a huge ``--repeats`` stops with what it has)."""

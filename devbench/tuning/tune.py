@@ -124,11 +124,10 @@ def _check_local_gpu(target: Target) -> None:
     after minutes of building them."""
     if target.transport != "local" or target.device != "cuda":
         return
+    from devbench.board.protocol import no_gpu_reason
     from devbench.board.runner import cuda_gpus
 
-    gpus = cuda_gpus()
-    if isinstance(gpus, str) or gpus == 0:
-        reason = gpus if isinstance(gpus, str) else "the CUDA driver sees no GPU"
+    if reason := no_gpu_reason(cuda_gpus()):
         raise DevbenchError(f"target {target.name} tunes on this machine's GPU, but {reason}: run devbench tune "
                             "on the GPU machine, or through a target that reaches it (transport ssh or rpc)")
 

@@ -147,9 +147,10 @@ def test_ctrl_c_while_a_family_tunes_its_second_network_stops_within_two_seconds
 def test_a_cuda_target_tunes_only_where_its_gpu_is(tmp_path: Path) -> None:
     """Tuning a CUDA target on a machine without its GPU failed every candidate for minutes and then
     reported success ("kernels sum to ~0.00 ms"); it is a one-line error before anything is built."""
+    from devbench.board.protocol import no_gpu_reason
     from devbench.board.runner import cuda_gpus
 
-    if not isinstance(cuda_gpus(), str) and cuda_gpus() > 0:
+    if no_gpu_reason(cuda_gpus()) is None:
         pytest.skip("this machine has a CUDA GPU")
     t0 = time.monotonic()
     r = run_cli("tune", "--targets-file", "benchmarks/gpu-sm90.toml", "--target", "gpu-sm90", "--model", "resnet8",
