@@ -387,9 +387,12 @@ def blocked_layout_applies(mod: Any, target: Any) -> bool:
 
 
 def to_blocked_layout(mod: Any, target: Any) -> Any:
-    """``mod`` with its convs in NCHW[x]c, legalized to TOPI's ``conv2d_NCHWc`` (weights pre-packed)."""
+    """``mod`` with its convs in NCHW[x]c, legalized to TOPI's ``conv2d_NCHWc`` (weights pre-packed),
+    or to a Winograd conv where :func:`.tvm_winograd.suits` (weights pre-transformed)."""
     import tvm
     from tvm import relax, topi
+
+    from devbench.backends import tvm_winograd
 
     planned = _blocked_plan(mod, target)
     if planned is None:
@@ -402,7 +405,12 @@ def to_blocked_layout(mod: Any, target: Any) -> Any:
         bi, bo = blocks[call.args[1]]
         return {CONV: [f"NCHW{bi}c", f"OIHW{bi}i{bo}o", f"NCHW{bo}c"]}
 
+    lanes = channel_block(target)
+
     def legalize(bb: Any, call: Any) -> Any:
+        if tvm_winograd.suits(call, lanes):
+            weight = relax.const(tvm_winograd.transformed_weight(call.args[1].value.numpy()))
+            return bb.call_te(tvm_winograd.compute, call.args[0], weight, primfunc_name_hint="conv2d_winograd_NCHWc")
         attrs = call.attrs
         return bb.call_te(
             topi.nn.conv2d_NCHWc, call.args[0], call.args[1], attrs.strides, attrs.padding, attrs.dilation,

@@ -56,7 +56,7 @@ def schedule_untuned(mod: Any, target: Any) -> Any:
     """
     from tvm import tirx
 
-    from devbench.backends import tvm_conv_template
+    from devbench.backends import tvm_conv_template, tvm_winograd
 
     if target.kind.name != "llvm":
         return _schedule_for_gpu(mod, target)
@@ -66,6 +66,9 @@ def schedule_untuned(mod: Any, target: Any) -> Any:
             continue
         if tvm_conv_template.applies(func):
             updates[gv] = tvm_conv_template.schedule(func).mod["main"].with_attr("tirx.is_scheduled", True)
+            continue
+        if tvm_winograd.applies(func):
+            updates[gv] = tvm_winograd.schedule(func).mod["main"].with_attr("tirx.is_scheduled", True)
             continue
         if _is_blocked_elementwise(func, target):
             updates[gv] = _schedule_elementwise(func).with_attr("tirx.is_scheduled", True)

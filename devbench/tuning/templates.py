@@ -121,22 +121,29 @@ class _Neighbours:
 def seed_templates(tasks: list[Any], database: Any, target: Any, builder: Any, runner: Any) -> list[Seeded]:
     """Measure template variants of each blocked conv among ``tasks``; commit them to ``database``.
 
-    Every variant where the database has no template-seeded conv yet (the first network of a
-    family), else those of :meth:`_Neighbours.knobs_for`.
+    A direct conv: every variant where the database has no template-seeded conv yet (the first
+    network of a family), else those of :meth:`_Neighbours.knobs_for`. A Winograd conv: its few
+    variants (:data:`~devbench.backends.tvm_winograd.VARIANTS`), always; MetaSchedule's generic
+    space does not find its three loop nests' recipe.
     """
     from tvm_ffi import structural_hash
 
     from devbench.backends import tvm_conv_template as template
+    from devbench.backends import tvm_winograd as winograd
 
-    convs = [(task, task.dispatched[0]["main"]) for task in tasks]
-    convs = [(task, func) for task, func in convs if template.applies(func)]
-    if not convs:  # no records to read
-        return []
-    neighbours, candidates = _Neighbours(database), []
-    for task, func in convs:
-        variants: dict[int, Any] = {}
-        for knobs in neighbours.knobs_for(_extents(func)):  # narrow layers make some variants the same schedule
-            sch = template.schedule(func, knobs)
-            variants.setdefault(structural_hash(sch.mod), sch)
-        candidates.append((task, list(variants.values())))
+    def distinct(schedules: list[Any]) -> list[Any]:  # small layers make some variants the same schedule
+        by_hash: dict[int, Any] = {}
+        for sch in schedules:
+            by_hash.setdefault(structural_hash(sch.mod), sch)
+        return list(by_hash.values())
+
+    candidates, neighbours = [], None
+    for task in tasks:
+        func = task.dispatched[0]["main"]
+        if winograd.applies(func):
+            candidates.append((task, distinct([winograd.schedule(func, k) for k in winograd.VARIANTS])))
+        elif template.applies(func):
+            neighbours = neighbours or _Neighbours(database)  # reads the database: only for a direct conv
+            knobs = neighbours.knobs_for(_extents(func))
+            candidates.append((task, distinct([template.schedule(func, k) for k in knobs])))
     return measure_schedules(candidates, database, target, builder, runner)

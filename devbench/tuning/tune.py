@@ -186,7 +186,7 @@ def _tune(network: ArchSpec | torch.nn.Module, target: Target, trials: int | Non
     builder, runner = measurers.get() if new else (None, None)
     seeded = []
     if seed and not retune:  # a few candidates per kernel: not worth a deadline check
-        for how, step in (("the conv template", seed_templates), ("a tuned neighbour", transfer_schedules)):
+        for how, step in (("a conv template", seed_templates), ("a tuned neighbour", transfer_schedules)):
             for s in step(new, database, tgt, builder, runner):
                 log.log(level, "%s seeded from %s: %.1f us (%d candidates)", s.task_name, how, s.best_us, s.trials)
                 seeded.append(s)

@@ -88,3 +88,44 @@ def test_a_family_member_measures_its_new_convs_neighbours_winners_only(
     everything = _schedules(func, template.VARIANTS)
     # the default and the neighbours' winner, not every variant: fewer trials for the same best
     assert hashes == set(_schedules(func, [template.DEFAULT, WINNER])) and len(hashes) < len(everything)
+
+
+def test_a_winograd_conv_is_seeded_with_its_variants_and_the_build_applies_their_record(
+        tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tvm
+    from tvm.s_tir import meta_schedule as ms
+    from tvm_ffi import structural_hash
+
+    from devbench.backends import tvm_winograd as winograd
+    from devbench.backends.tvm_backend import build, prepare
+    from devbench.tuning.database import open_database_at
+
+    measured: dict[str, set[int]] = {}
+
+    def fake_measure(candidates: list[tuple[Any, list[Any]]], database: Any, target: Any, builder: Any,
+                     runner: Any) -> list[Seeded]:
+        """Commit ordinary records, the last candidate's fastest: what the runner would see."""
+        for task, schedules in candidates:
+            func = task.dispatched[0]["main"]
+            measured[task.task_name] = {structural_hash(sch.mod) for sch in schedules}
+            workload = database.commit_workload(task.dispatched[0])
+            for i, sch in enumerate(schedules):
+                database.commit_tuning_record(ms.database.TuningRecord(
+                    sch.trace, workload, [1e-4 if i == len(schedules) - 1 else 2e-4], target,
+                    ms.arg_info.ArgInfo.from_prim_func(func)))
+        return [Seeded(task.task_name, len(schedules), 100.0) for task, schedules in candidates]
+
+    monkeypatch.setattr(templates, "measure_schedules", fake_measure)
+    tgt = tvm.target.Target({"kind": "llvm", "mcpu": "skylake-avx512", "num-cores": 2})
+    net = nn.Sequential(nn.Conv2d(3, 64, 3, padding=1), nn.ReLU(), nn.Conv2d(64, 64, 3, padding=1), nn.ReLU()).eval()
+    mod, _ = prepare(net, torch.randn(1, 3, 16, 16), tgt)
+    tasks = list(ms.relax_integration.extract_tasks(mod, tgt))
+    wino = [t for t in tasks if winograd.applies(t.dispatched[0]["main"])]
+    assert len(wino) == 1
+    database = open_database_at(tmp_path)
+    assert len(templates.seed_templates(tasks, database, tgt, None, None)) == 2  # the stem (direct) and it
+    func = wino[0].dispatched[0]["main"]
+    variants = [winograd.schedule(func, k) for k in winograd.VARIANTS]
+    assert measured[wino[0].task_name] == {structural_hash(sch.mod) for sch in variants}
+    _, tuned = build(mod, tgt, database)
+    assert tuned == 2

@@ -1,0 +1,201 @@
+"""Winograd F(4x4, 3x3) convs in the blocked layout, where they beat the direct conv template.
+
+A 3x3 stride-1 conv computed on 4x4 output tiles takes 36 multiplies per tile and channel pair
+instead of 144 (the weights transformed once, at compile time, in numpy), at the cost of transforming
+each 6x6 input tile and each output tile, and of transformed weights 4x the size of the direct
+conv's. The transforms cost a few operations per element, the products one per element *and
+channel*, and each transformed weight is used once per tile: the trade pays on wide layers with many
+tiles. :func:`suits` draws the boundary from timings in the network, not of one kernel alone (where
+the weights stay in cache), AVX-512 with 2 threads, in one process alternating the two builds
+(median of 60 blocks of 10 inferences): wrn_16_2 with Winograd on its 32-channel 32x32 convs 1.06x
+as fast, on its 64-channel 16x16 ones 1.10x, on both 1.15x; adding its 128-channel 8x8 convs (4 tiles
+each, 2.4 MB of transformed weights each) 1.04x, and resnet56's 64-channel 8x8 ones made it 0.90x.
+Alone, the kernels ranged from 0.6x (32 channels, 8x8) to 1.8x (64 channels, 32x32).
+
+The kernel is one PrimFunc of three parallel loops in the NCHW[x]c layout the network already has:
+each row of input tiles transformed where its padded rows were just computed; per Winograd point,
+the tiles x input channels by input channels x output channels product, a register tile of tiles by
+one output channel block (the knob that tuning measures, :data:`VARIANTS`); and each row of output
+tiles transformed back with the conv's fused epilogue (bias, residual add, ReLU) still in registers.
+F(4x4, 3x3)'s outputs differ from an exact conv's by a few millionths of the largest output
+(float32 rounding in the transforms; F(2x2, 3x3) about 1e-6, F(6x6, 3x3) several times worse).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+#: output pixels per tile side, and the input tile side it needs
+TILE = 4
+ALPHA = TILE + 2
+#: the kernel's stages, by block name: padded input, transformed input (two passes), product,
+#: transformed output (two passes)
+PAD, ROWS_IN, INPUT, PRODUCT, ROWS_OUT, OUTPUT = (f"winograd_{s}" for s in ("pad", "rows_in", "input", "product",
+                                                                            "rows_out", "output"))
+#: the narrowest layers it pays on (see the module's measurements): channels (the fewer of in and
+#: out) against output pixels
+_WIDE, _WIDE_PIXELS = 48, 256
+_NARROW, _NARROW_PIXELS = 32, 1024
+#: measured where channel blocks are 16 floats (AVX-512); with narrower vectors the transforms
+#: weigh more against the product, and no board here can measure it
+MIN_LANES = 16
+
+
+@dataclass(frozen=True)
+class Knobs:
+    """Tiles per register tile of the product: each broadcast input value updates one output
+    channel block of ``tiles`` accumulators (fewer where the tile count has no such divisor)."""
+
+    tiles: int = 16
+
+
+DEFAULT = Knobs()
+VARIANTS = (DEFAULT, Knobs(8))
+
+
+def suits(call: Any, lanes: int) -> bool:
+    """Whether the blocked-layout conv ``call`` (NCHW[bi]c data, OIHW[bi]i[bo]o weight) is one
+    Winograd computes faster here: 3x3, stride 1, dilation 1, padding 1, one group, float32, a
+    weight known at compile time, whole 4x4 tiles, and wide enough for its output size."""
+    from tvm.ir.expr import Constant
+
+    attrs = call.attrs
+    if lanes < MIN_LANES or not isinstance(call.args[1], Constant):
+        return False
+    out_chunks, in_chunks, kh, kw, bi, bo = (int(s) for s in call.args[1].ty.shape)
+    _, _, height, width, _ = (int(s) for s in call.args[0].ty.shape)
+    if ((kh, kw) != (3, 3) or [int(s) for s in attrs.strides] != [1, 1] or [int(d) for d in attrs.dilation] != [1, 1]
+            or [int(p) for p in attrs.padding] != [1, 1, 1, 1] or int(attrs.groups) != 1
+            or str(call.args[0].ty.dtype) != "float32" or height % TILE or width % TILE):
+        return False
+    channels, pixels = min(out_chunks * bo, in_chunks * bi), height * width
+    return (channels >= _WIDE and pixels >= _WIDE_PIXELS) or (channels >= _NARROW and pixels >= _NARROW_PIXELS)
+
+
+def _matrices() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """F(4x4, 3x3)'s output (A), input (B) and weight (G) transforms: TOPI's Cook-Toom points."""
+    from tvm.topi.nn.winograd_util import _cook_toom_convolution, _interpolation_points
+
+    return _cook_toom_convolution(_interpolation_points(ALPHA - 1), TILE, 3)
+
+
+def transformed_weight(weight: np.ndarray) -> np.ndarray:
+    """The blocked weight ``[O/bo, I/bi, 3, 3, bi, bo]`` as ``[6, 6, O/bo, I, bo]``: G w G^T for every
+    channel pair, in float64 then rounded once."""
+    g = _matrices()[2].astype(np.float64)
+    oc, ic, _, _, bi, bo = weight.shape
+    u = np.einsum("ek,oikljm,nl->enoijm", g, weight.astype(np.float64), g)
+    return u.reshape(ALPHA, ALPHA, oc, ic * bi, bo).astype(weight.dtype)
+
+
+def compute(data: Any, weight: Any) -> Any:
+    """The TE compute of the conv of NCHW[bi]c ``data`` with a :func:`transformed_weight` (padding 1)."""
+    from tvm import te, topi
+    from tvm.topi.nn.winograd_util import winograd_transform_matrices
+
+    a, b, _ = winograd_transform_matrices(TILE, 3, "float32")
+    batch, in_chunks, height, width, bi = (int(s) for s in data.shape)
+    out_chunks, channels, bo = (int(s) for s in weight.shape[2:])
+    th, tw = height // TILE, width // TILE
+    pad = topi.nn.pad(data, (0, 0, 1, 1, 0), (0, 0, 1, 1, 0), name=PAD)
+    r = te.reduce_axis((0, ALPHA), "r")
+    rows = te.compute((batch, in_chunks, th, tw, ALPHA, ALPHA, bi), lambda n, c, y, x, e, s, cb: te.sum(
+        b[r, e] * pad[n, c, y * TILE + r, x * TILE + s, cb], axis=r), name=ROWS_IN)
+    s = te.reduce_axis((0, ALPHA), "s")
+    v = te.compute((ALPHA, ALPHA, in_chunks, batch, th, tw, bi), lambda e, f, c, n, y, x, cb: te.sum(
+        rows[n, c, y, x, e, s, cb] * b[s, f], axis=s), name=INPUT)
+    ci = te.reduce_axis((0, channels), "ci")
+    m = te.compute((ALPHA, ALPHA, out_chunks, batch, th, tw, bo), lambda e, f, k, n, y, x, kb: te.sum(
+        v[e, f, ci // bi, n, y, x, ci % bi] * weight[e, f, k, ci, kb], axis=ci), name=PRODUCT)
+    s2 = te.reduce_axis((0, ALPHA), "s2")
+    cols = te.compute((batch, out_chunks, th, tw, ALPHA, TILE, bo), lambda n, k, y, x, e, j, kb: te.sum(
+        m[e, s2, k, n, y, x, kb] * a[s2, j], axis=s2), name=ROWS_OUT)
+    r2 = te.reduce_axis((0, ALPHA), "r2")
+    return te.compute((batch, out_chunks, height, width, bo), lambda n, k, h, w, kb: te.sum(
+        a[r2, h % TILE] * cols[n, k, h // TILE, w // TILE, r2, w % TILE, kb], axis=r2), name=OUTPUT)
+
+
+def applies(func: Any) -> bool:
+    """Whether ``func`` is a Winograd conv of :func:`compute` (with or without a fused epilogue)."""
+    import tvm
+    from tvm import s_tir
+
+    try:
+        s_tir.Schedule(tvm.IRModule({"main": func})).get_sblock(PRODUCT)
+    except Exception:  # no such block: another kind of kernel
+        return False
+    return True
+
+
+def _divisor(extent: int, at_most: int) -> int:
+    return max(d for d in range(1, min(at_most, extent) + 1) if extent % d == 0)
+
+
+def schedule(func: Any, knobs: Knobs = DEFAULT) -> Any:
+    """The s_tir ``Schedule`` of ``func`` (a PrimFunc for which :func:`applies`) with ``knobs``."""
+    import tvm
+    from tvm import s_tir
+
+    sch = s_tir.Schedule(tvm.IRModule({"main": func}))
+    blocks = list(sch.get_child_blocks(sch.get_sblock("root")))
+    names = [sch.get(b).name_hint for b in blocks]
+    epilogue = blocks[names.index(OUTPUT) + 1:]
+    for block in epilogue[:-1]:
+        sch.compute_inline(block)
+
+    # the input: a row of tiles per iteration, its padded rows computed there, each tile in registers
+    block = sch.get_sblock(INPUT)
+    e, f, c, n, y, x, cb, s = sch.get_loops(block)
+    sch.reorder(n, c, y, x, e, f, s, cb)
+    row = sch.fuse(n, c, y)
+    sch.parallel(row)
+    rows = sch.get_sblock(ROWS_IN)
+    sch.compute_at(rows, x)
+    sch.compute_at(sch.get_sblock(PAD), row)
+    re, rs, rcb, rr = sch.get_loops(rows)[-4:]
+    sch.reorder(re, rs, rr, rcb)
+    for loop in (re, rs, rr, e, f, s):
+        sch.unroll(loop)
+    sch.vectorize(rcb)
+    sch.vectorize(cb)
+    sch.decompose_reduction(rows, rr)
+    sch.decompose_reduction(block, s)
+
+    # the product: per point and output block, ``tiles`` tiles' accumulators over the input channels
+    block = sch.get_sblock(PRODUCT)
+    e, f, k, n, y, x, kb, ci = sch.get_loops(block)
+    tiles = sch.fuse(n, y, x)
+    outer, inner = sch.split(tiles, [None, _divisor(int(sch.get(tiles).extent), knobs.tiles)])
+    sch.reorder(e, f, k, outer, ci, inner, kb)
+    sch.parallel(sch.fuse(e, f, k, outer))
+    sch.unroll(inner)
+    sch.vectorize(kb)
+    sch.decompose_reduction(block, ci)
+
+    # the output: a row of tiles per iteration, the epilogue applied to each tile
+    block = sch.get_sblock(OUTPUT)
+    n, k, h, w, kb, r2 = sch.get_loops(block)
+    ho, hi = sch.split(h, [None, TILE])
+    wo, wi = sch.split(w, [None, TILE])
+    sch.reorder(n, k, ho, wo, hi, wi, r2, kb)
+    sch.parallel(sch.fuse(n, k, ho))
+    cols = sch.get_sblock(ROWS_OUT)
+    sch.compute_at(cols, wo)
+    ce, cj, ckb, cs = sch.get_loops(cols)[-4:]
+    sch.reorder(ce, cj, cs, ckb)
+    for loop in (ce, cj, cs, hi, wi, r2):
+        sch.unroll(loop)
+    sch.vectorize(ckb)
+    sch.vectorize(kb)
+    if epilogue:
+        sch.reverse_compute_at(epilogue[-1], wo)
+        *tile, lanes = sch.get_loops(epilogue[-1])[-3:]
+        for loop in tile:
+            sch.unroll(loop)
+        sch.vectorize(lanes)
+    sch.decompose_reduction(cols, cs)
+    sch.decompose_reduction(block, r2)
+    return sch

@@ -1,0 +1,84 @@
+"""Winograd convs: which convs take them, and that every variant tuning may pick computes the network."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from devbench.backends import tvm_winograd as winograd
+
+AVX512 = {"kind": "llvm", "mcpu": "skylake-avx512", "num-cores": 2}
+NEON = {"kind": "llvm", "mtriple": "aarch64-linux-gnu", "mcpu": "cortex-a72", "mattr": ["+neon"], "num-cores": 4}
+
+
+class _Wide(torch.nn.Module):
+    """Two convs that take Winograd (48 channels in blocks of 16, 56 in blocks of 14, at 16x16) with
+    a residual add and ReLU fused after them, around convs that do not (the stem, a stride-2 conv)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = torch.nn.Conv2d(3, 48, 3, padding=1)
+        self.conv1 = torch.nn.Conv2d(48, 48, 3, padding=1)
+        self.widen = torch.nn.Conv2d(48, 56, 1)
+        self.conv2 = torch.nn.Conv2d(56, 56, 3, padding=1, bias=False)
+        self.down = torch.nn.Conv2d(56, 32, 3, stride=2, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = torch.relu(self.stem(x))
+        y = torch.relu(self.conv1(y) + y)
+        y = self.widen(y)
+        return self.down(torch.relu(self.conv2(y) + y))
+
+
+def _kernels(mod: Any) -> list[Any]:
+    from tvm import tirx
+
+    return [gv for gv, f in mod.functions_items() if isinstance(f, tirx.PrimFunc) and winograd.applies(f)]
+
+
+@pytest.mark.parametrize("knobs", winograd.VARIANTS, ids=lambda k: f"tiles{k.tiles}")
+def test_every_variant_matches_pytorch_with_a_batch_and_uneven_blocks(knobs: winograd.Knobs) -> None:
+    import tvm
+    from tvm import relax
+
+    from devbench.backends.tvm_backend import _finish_pipeline, default_schedule, prepare
+
+    torch.manual_seed(0)
+    net, x = _Wide().eval(), torch.randn(2, 3, 16, 16)
+    target = tvm.target.Target(AVX512)
+    mod, _ = prepare(net, x, target)
+    kernels = _kernels(mod)
+    assert len(kernels) == 2 and all(gv.name_hint.startswith("fused_conv2d_winograd") for gv in kernels), kernels
+    for gv in kernels:
+        mod[gv] = winograd.schedule(mod[gv], knobs).mod["main"].with_attr("tirx.is_scheduled", True)
+    with target:
+        mod = default_schedule(mod, target)
+    vm = relax.VirtualMachine(tvm.compile(mod, target=target, relax_pipeline=_finish_pipeline(target)), tvm.cpu())
+    out = vm["main"](tvm.runtime.tensor(x.numpy(), tvm.cpu())).numpy()
+    with torch.no_grad():
+        expected = net(x).numpy()
+    np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
+
+
+@pytest.mark.parametrize(("channels", "size", "stride", "target", "takes"), [
+    (32, 32, 1, AVX512, True),    # narrow, but 1024 output pixels
+    (32, 16, 1, AVX512, False),   # narrow and 256 pixels: the transforms cost more than they save
+    (64, 16, 1, AVX512, True),
+    (64, 8, 1, AVX512, False),    # 4 tiles: each transformed weight (4x the direct conv's) read for 4 tiles only
+    (64, 16, 2, AVX512, False),
+    (64, 18, 1, AVX512, False),   # no whole 4x4 tiles
+    (64, 16, 1, NEON, False),     # not measured with 4-float vectors
+])
+def test_a_conv_takes_winograd_only_where_it_was_measured_faster(
+        channels: int, size: int, stride: int, target: dict[str, Any], takes: bool) -> None:
+    import tvm
+
+    from devbench.backends.tvm_backend import prepare
+
+    net = torch.nn.Sequential(torch.nn.Conv2d(16, channels, 1), torch.nn.ReLU(),
+                              torch.nn.Conv2d(channels, channels, 3, stride=stride, padding=1)).eval()
+    mod, _ = prepare(net, torch.randn(1, 16, size, size), tvm.target.Target(target))
+    assert bool(_kernels(mod)) is takes
