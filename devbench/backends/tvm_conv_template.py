@@ -51,22 +51,38 @@ DEFAULT = Knobs()
 VARIANTS = (DEFAULT, Knobs(16, 1), Knobs(8, 1), Knobs(4, 1), Knobs(8, 2), Knobs(16, 2), Knobs(4, 4), Knobs(8, 4))
 
 
-def _divisor(extent: Any, at_most: int) -> int:
+def divisor(extent: Any, at_most: int) -> int:
     """The largest divisor of a loop's ``extent`` up to ``at_most``: tiles never leave a remainder."""
     extent = int(extent)
     return max(d for d in range(1, min(at_most, extent) + 1) if extent % d == 0)
 
 
-def applies(func: Any) -> bool:
-    """Whether ``func`` is a blocked-layout conv (with or without a fused epilogue)."""
+def has_block(func: Any, name: str) -> bool:
+    """Whether the PrimFunc ``func`` has a block called ``name``: which kind of kernel it is."""
     import tvm
     from tvm import s_tir
 
     try:
-        s_tir.Schedule(tvm.IRModule({"main": func})).get_sblock(CONV_BLOCK)
+        s_tir.Schedule(tvm.IRModule({"main": func})).get_sblock(name)
     except Exception:  # no such block: another kind of kernel
         return False
     return True
+
+
+def applies(func: Any) -> bool:
+    """Whether ``func`` is a blocked-layout conv (with or without a fused epilogue)."""
+    return has_block(func, CONV_BLOCK)
+
+
+def fused_epilogue(sch: Any, last_stage: str) -> tuple[Any | None, list[str]]:
+    """The blocks FuseOps appended after the block ``last_stage`` (bias, residual add, ReLU), all
+    but the last inlined into their consumers: (that last one or ``None``, the names of all blocks)."""
+    blocks = list(sch.get_child_blocks(sch.get_sblock("root")))
+    names = [sch.get(b).name_hint for b in blocks]
+    epilogue = blocks[names.index(last_stage) + 1:]
+    for block in epilogue[:-1]:
+        sch.compute_inline(block)
+    return (epilogue[-1] if epilogue else None), names
 
 
 def schedule(func: Any, knobs: Knobs = DEFAULT) -> Any:
@@ -76,22 +92,18 @@ def schedule(func: Any, knobs: Knobs = DEFAULT) -> Any:
 
     sch = s_tir.Schedule(tvm.IRModule({"main": func}))
     conv = sch.get_sblock(CONV_BLOCK)
-    blocks = list(sch.get_child_blocks(sch.get_sblock("root")))
-    names = [sch.get(b).name_hint for b in blocks]
-    epilogue = blocks[names.index(CONV_BLOCK) + 1:]
-    for block in epilogue[:-1]:
-        sch.compute_inline(block)
+    epilogue, names = fused_epilogue(sch, CONV_BLOCK)
 
     n, oc_chunk, oh, ow, oc_block, ic, kh, kw = sch.get_loops(conv)
-    pixels = _divisor(sch.get(ow).extent, knobs.reg_n)  # 28 wide, 16 -> 14
+    pixels = divisor(sch.get(ow).extent, knobs.reg_n)  # 28 wide, 16 -> 14
     ow_outer, ow_inner = sch.split(ow, [None, pixels])
     oc_tile = knobs.oc_tile or max(1, knobs.reg_n // pixels)
-    oc_outer, oc_inner = sch.split(oc_chunk, [None, _divisor(sch.get(oc_chunk).extent, oc_tile)])
+    oc_outer, oc_inner = sch.split(oc_chunk, [None, divisor(sch.get(oc_chunk).extent, oc_tile)])
     sch.reorder(n, oc_outer, oh, ow_outer, ic, kh, kw, oc_inner, ow_inner, oc_block)
     rows = sch.fuse(n, oc_outer, oh)
-    if epilogue:
-        sch.reverse_compute_at(epilogue[-1], ow_outer)
-        sch.vectorize(sch.get_loops(epilogue[-1])[-1])
+    if epilogue is not None:
+        sch.reverse_compute_at(epilogue, ow_outer)
+        sch.vectorize(sch.get_loops(epilogue)[-1])
     sch.parallel(rows)
     sch.unroll(oc_inner)
     sch.unroll(ow_inner)

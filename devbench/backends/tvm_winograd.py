@@ -120,18 +120,9 @@ def compute(data: Any, weight: Any) -> Any:
 
 def applies(func: Any) -> bool:
     """Whether ``func`` is a Winograd conv of :func:`compute` (with or without a fused epilogue)."""
-    import tvm
-    from tvm import s_tir
+    from devbench.backends.tvm_conv_template import has_block
 
-    try:
-        s_tir.Schedule(tvm.IRModule({"main": func})).get_sblock(PRODUCT)
-    except Exception:  # no such block: another kind of kernel
-        return False
-    return True
-
-
-def _divisor(extent: int, at_most: int) -> int:
-    return max(d for d in range(1, min(at_most, extent) + 1) if extent % d == 0)
+    return has_block(func, PRODUCT)
 
 
 def schedule(func: Any, knobs: Knobs = DEFAULT) -> Any:
@@ -139,12 +130,10 @@ def schedule(func: Any, knobs: Knobs = DEFAULT) -> Any:
     import tvm
     from tvm import s_tir
 
+    from devbench.backends.tvm_conv_template import divisor, fused_epilogue
+
     sch = s_tir.Schedule(tvm.IRModule({"main": func}))
-    blocks = list(sch.get_child_blocks(sch.get_sblock("root")))
-    names = [sch.get(b).name_hint for b in blocks]
-    epilogue = blocks[names.index(OUTPUT) + 1:]
-    for block in epilogue[:-1]:
-        sch.compute_inline(block)
+    epilogue, _ = fused_epilogue(sch, OUTPUT)
 
     # the input: a row of tiles per iteration, its padded rows computed there, each tile in registers
     block = sch.get_sblock(INPUT)
@@ -168,7 +157,7 @@ def schedule(func: Any, knobs: Knobs = DEFAULT) -> Any:
     block = sch.get_sblock(PRODUCT)
     e, f, k, n, y, x, kb, ci = sch.get_loops(block)
     tiles = sch.fuse(n, y, x)
-    outer, inner = sch.split(tiles, [None, _divisor(int(sch.get(tiles).extent), knobs.tiles)])
+    outer, inner = sch.split(tiles, [None, divisor(sch.get(tiles).extent, knobs.tiles)])
     sch.reorder(e, f, k, outer, ci, inner, kb)
     sch.parallel(sch.fuse(e, f, k, outer))
     sch.unroll(inner)
@@ -190,9 +179,9 @@ def schedule(func: Any, knobs: Knobs = DEFAULT) -> Any:
         sch.unroll(loop)
     sch.vectorize(ckb)
     sch.vectorize(kb)
-    if epilogue:
-        sch.reverse_compute_at(epilogue[-1], wo)
-        *tile, lanes = sch.get_loops(epilogue[-1])[-3:]
+    if epilogue is not None:
+        sch.reverse_compute_at(epilogue, wo)
+        *tile, lanes = sch.get_loops(epilogue)[-3:]
         for loop in tile:
             sch.unroll(loop)
         sch.vectorize(lanes)
