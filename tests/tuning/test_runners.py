@@ -1,4 +1,4 @@
-"""MetaSchedule's build workers: they build candidates without importing TVM's tensor intrinsics."""
+"""MetaSchedule's workers: builders without TVM's tensor intrinsics, the local runner with the target's threads."""
 
 from __future__ import annotations
 
@@ -34,3 +34,16 @@ def test_a_tensorized_candidate_builds_in_a_worker_without_the_intrinsics() -> N
     target = tvm.target.Target({"kind": "llvm", "mcpu": "cascadelake"})
     [built] = make_builder(get_target("local", threads=2)).build([ms.builder.BuilderInput(sch.mod, target)])
     assert built.error_msg is None, built.error_msg
+
+
+def test_the_local_runner_times_candidates_with_the_targets_threads() -> None:
+    """Left to itself TVM takes half the cores on x86 (it assumes hyperthreads): on a 2-core machine
+    every candidate was timed on one thread, and the schedules were picked for one thread."""
+    import os
+
+    from devbench.targets import get_target
+    from devbench.tuning.runners import make_runner
+
+    for threads in (1, 3):
+        with make_runner(get_target("local", threads=threads)) as runner:
+            assert runner.pool.submit(os.getenv, "TVM_NUM_THREADS").result() == str(threads)
