@@ -55,7 +55,18 @@ def _local(target: Target, trust_new_host: bool) -> AbstractContextManager[Any]:
                                                 initializer=initializer))
 
 
-def _rpc_runner(tracker_host: str, tracker_port: int, key: str, session_timeout_s: float) -> Any:
+def _run_with_threads(threads: int, session: Any, rt_mod: Any, device: Any, evaluator_config: Any,
+                      repeated_args: Any) -> list[float]:
+    """MetaSchedule's evaluation of one candidate over RPC, the board's thread pool first sized to
+    ``threads`` as ``devbench run`` over RPC sizes it (affinity mode 0: the big cores): a board's RPC
+    server started by hand would otherwise run candidates on TVM's default, half the cores on x86."""
+    from tvm.s_tir.meta_schedule.runner.rpc_runner import default_run_evaluator
+
+    session.get_function("runtime.config_threadpool")(0, threads)
+    return default_run_evaluator(session, rt_mod, device, evaluator_config, repeated_args)
+
+
+def _rpc_runner(tracker_host: str, tracker_port: int, key: str, session_timeout_s: float, threads: int | None) -> Any:
     from tvm.s_tir import meta_schedule as ms
 
     return ms.runner.RPCRunner(
@@ -64,13 +75,15 @@ def _rpc_runner(tracker_host: str, tracker_port: int, key: str, session_timeout_
             session_timeout_sec=int(session_timeout_s),
         ),
         evaluator_config=ms.runner.EvaluatorConfig(**EVALUATOR),
+        f_run_evaluator=partial(_run_with_threads, threads) if threads else None,
     )
 
 
 def _rpc(target: Target, trust_new_host: bool) -> AbstractContextManager[Any]:
     rpc = target.rpc
     assert rpc is not None  # the target loader guarantees an [rpc] table for transport "rpc"
-    return _stopped_after(_rpc_runner(rpc.tracker_host, rpc.tracker_port, rpc.key, rpc.session_timeout_s))
+    return _stopped_after(_rpc_runner(rpc.tracker_host, rpc.tracker_port, rpc.key, rpc.session_timeout_s,
+                                      target.threads))
 
 
 @contextmanager
@@ -81,7 +94,7 @@ def _ssh(target: Target, trust_new_host: bool) -> Iterator[Any]:
     with board_rpc(target, trust_new_host) as board:
         # a candidate may take as long as one run on the board may
         with _stopped_after(_rpc_runner(board.tracker_host, board.tracker_port, board.key,
-                                        target.ssh.run_timeout_s)) as runner:
+                                        target.ssh.run_timeout_s, target.threads)) as runner:
             yield runner
 
 

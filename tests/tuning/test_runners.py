@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
 
 def test_a_tensorized_candidate_builds_in_a_worker_without_the_intrinsics() -> None:
     """Intrinsics are substituted where the schedule is made (this process): a build worker, which no
@@ -47,3 +51,35 @@ def test_the_local_runner_times_candidates_with_the_targets_threads() -> None:
     for threads in (1, 3):
         with make_runner(get_target("local", threads=threads)) as runner:
             assert runner.pool.submit(os.getenv, "TVM_NUM_THREADS").result() == str(threads)
+
+
+def test_candidates_over_rpc_run_with_the_targets_threads(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A board's RPC server sizes its pool by its own environment; each candidate resizes it to the
+    target's threads first, as ``devbench run`` over RPC does (a 2-thread server, a 1-thread target)."""
+    import numpy as np
+    import tvm
+    from tvm import rpc, te
+    from tvm.s_tir.meta_schedule.runner import EvaluatorConfig
+
+    from devbench.boards.sshd import LOOPBACK, free_port
+    from devbench.tuning.runners import EVALUATOR, _run_with_threads
+
+    monkeypatch.setenv("TVM_NUM_THREADS", "2")  # the server's, a process of its own
+    port = free_port()
+    server = rpc.Server(host=LOOPBACK, port=port, port_end=port + 1)
+    try:
+        session = rpc.connect(LOOPBACK, server.port)
+        threads = session.get_function("runtime.NumThreads")
+        assert threads() == 2
+        a = te.placeholder((64,), name="a")
+        kernel = tvm.compile(tvm.IRModule({"main": te.create_prim_func([a, te.compute((64,), lambda i: a[i] + 1)])}),
+                             target="llvm")
+        kernel.export_library(str(tmp_path / "kernel.so"))
+        session.upload(str(tmp_path / "kernel.so"))
+        dev = session.cpu()
+        args = [[tvm.runtime.tensor(np.zeros(64, "float32"), dev) for _ in range(2)]]
+        module = session.load_module("kernel.so")
+        [secs] = _run_with_threads(1, session, module, dev, EvaluatorConfig(**EVALUATOR), args)
+        assert secs > 0 and threads() == 1
+    finally:
+        server.terminate()
