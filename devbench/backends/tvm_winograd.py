@@ -141,16 +141,11 @@ def schedule(func: Any, knobs: Knobs = DEFAULT) -> Any:
     sch.reorder(n, c, y, x, e, f, s, cb)
     row = sch.fuse(n, c, y)
     sch.parallel(row)
-    rows = sch.get_sblock(ROWS_IN)
-    sch.compute_at(rows, x)
+    _per_tile(sch, sch.get_sblock(ROWS_IN), x)
     sch.compute_at(sch.get_sblock(PAD), row)
-    re, rs, rcb, rr = sch.get_loops(rows)[-4:]
-    sch.reorder(re, rs, rr, rcb)
-    for loop in (re, rs, rr, e, f, s):
+    for loop in (e, f, s):
         sch.unroll(loop)
-    sch.vectorize(rcb)
     sch.vectorize(cb)
-    sch.decompose_reduction(rows, rr)
     sch.decompose_reduction(block, s)
 
     # the product: per point and output block, ``tiles`` tiles' accumulators over the input channels
@@ -171,13 +166,9 @@ def schedule(func: Any, knobs: Knobs = DEFAULT) -> Any:
     wo, wi = sch.split(w, [None, TILE])
     sch.reorder(n, k, ho, wo, hi, wi, r2, kb)
     sch.parallel(sch.fuse(n, k, ho))
-    cols = sch.get_sblock(ROWS_OUT)
-    sch.compute_at(cols, wo)
-    ce, cj, ckb, cs = sch.get_loops(cols)[-4:]
-    sch.reorder(ce, cj, cs, ckb)
-    for loop in (ce, cj, cs, hi, wi, r2):
+    _per_tile(sch, sch.get_sblock(ROWS_OUT), wo)
+    for loop in (hi, wi, r2):
         sch.unroll(loop)
-    sch.vectorize(ckb)
     sch.vectorize(kb)
     if epilogue is not None:
         sch.reverse_compute_at(epilogue, wo)
@@ -185,6 +176,18 @@ def schedule(func: Any, knobs: Knobs = DEFAULT) -> Any:
         for loop in tile:
             sch.unroll(loop)
         sch.vectorize(lanes)
-    sch.decompose_reduction(cols, cs)
     sch.decompose_reduction(block, r2)
     return sch
+
+
+def _per_tile(sch: Any, block: Any, loop: Any) -> None:
+    """The first pass of a transform (``B^T d`` or ``m A``), computed for one tile at a time under
+    ``loop``: every value of the tile unrolled (the constant matrix folds into adds), the channel
+    block the vector."""
+    sch.compute_at(block, loop)
+    i, j, lanes, r = sch.get_loops(block)[-4:]
+    sch.reorder(i, j, r, lanes)
+    for inner in (i, j, r):
+        sch.unroll(inner)
+    sch.vectorize(lanes)
+    sch.decompose_reduction(block, r)

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from devbench.backends import tvm_winograd as winograd
+from tests.backends.test_tvm_conv_template import run_scheduled
 
 AVX512 = {"kind": "llvm", "mcpu": "skylake-avx512", "num-cores": 2}
 NEON = {"kind": "llvm", "mtriple": "aarch64-linux-gnu", "mcpu": "cortex-a72", "mattr": ["+neon"], "num-cores": 4}
@@ -42,9 +43,8 @@ def _kernels(mod: Any) -> list[Any]:
 @pytest.mark.parametrize("knobs", winograd.VARIANTS, ids=lambda k: f"tiles{k.tiles}")
 def test_every_variant_matches_pytorch_with_a_batch_uneven_blocks_and_a_wide_image(knobs: winograd.Knobs) -> None:
     import tvm
-    from tvm import relax
 
-    from devbench.backends.tvm_backend import _finish_pipeline, default_schedule, prepare
+    from devbench.backends.tvm_backend import prepare
 
     torch.manual_seed(0)
     net, x = _Wide().eval(), torch.randn(2, 3, 16, 20)
@@ -54,13 +54,9 @@ def test_every_variant_matches_pytorch_with_a_batch_uneven_blocks_and_a_wide_ima
     assert len(kernels) == 2 and all(gv.name_hint.startswith("fused_conv2d_winograd") for gv in kernels), kernels
     for gv in kernels:
         mod[gv] = winograd.schedule(mod[gv], knobs).mod["main"].with_attr("tirx.is_scheduled", True)
-    with target:
-        mod = default_schedule(mod, target)
-    vm = relax.VirtualMachine(tvm.compile(mod, target=target, relax_pipeline=_finish_pipeline(target)), tvm.cpu())
-    out = vm["main"](tvm.runtime.tensor(x.numpy(), tvm.cpu())).numpy()
     with torch.no_grad():
         expected = net(x).numpy()
-    np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
+    np.testing.assert_allclose(run_scheduled(mod, target, x), expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
 
 
 @pytest.mark.parametrize(("channels", "size", "stride", "target", "takes"), [

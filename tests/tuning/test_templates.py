@@ -3,6 +3,7 @@ default and the variants that won on the nearest convs already in the database."
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -43,32 +44,39 @@ def _schedules(func: Any, knobs: Any) -> dict[int, Any]:
     return found
 
 
-def test_a_family_member_measures_its_new_convs_neighbours_winners_only(
-        tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def _recording(measured: dict[str, set[int]], fastest: Callable[[Any], Any]) -> Callable[..., list[Seeded]]:
+    """A stand-in for ``measure_schedules`` that notes each task's candidates in ``measured`` and
+    commits ordinary records, ``fastest(func)``'s schedule twice as fast as the others: what the
+    runner would see."""
     from tvm.s_tir import meta_schedule as ms
     from tvm_ffi import structural_hash
+
+    def measure(candidates: list[tuple[Any, list[Any]]], database: Any, target: Any, builder: Any,
+                runner: Any) -> list[Seeded]:
+        for task, schedules in candidates:
+            func = task.dispatched[0]["main"]
+            best = structural_hash(fastest(func).mod)
+            measured[task.task_name] = {structural_hash(sch.mod) for sch in schedules}
+            workload = database.commit_workload(task.dispatched[0])
+            for sch in schedules:
+                secs = 1e-4 if structural_hash(sch.mod) == best else 2e-4
+                database.commit_tuning_record(ms.database.TuningRecord(
+                    sch.trace, workload, [secs], target, ms.arg_info.ArgInfo.from_prim_func(func)))
+        return [Seeded(task.task_name, len(schedules), 100.0) for task, schedules in candidates]
+
+    return measure
+
+
+def test_a_family_member_measures_its_new_convs_neighbours_winners_only(
+        tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
 
     from devbench.backends.tvm_backend import tvm_target
     from devbench.targets import get_target
     from devbench.tuning.database import open_database_at
 
     measured: dict[str, set[int]] = {}
-
-    def fake_measure(candidates: list[tuple[Any, list[Any]]], database: Any, target: Any, builder: Any,
-                     runner: Any) -> list[Seeded]:
-        """Commit ordinary records, WINNER's twice as fast as the others: what the runner would see."""
-        for task, schedules in candidates:
-            func = task.dispatched[0]["main"]
-            fastest = structural_hash(template.schedule(func, WINNER).mod)
-            measured[task.task_name] = {structural_hash(sch.mod) for sch in schedules}
-            workload = database.commit_workload(task.dispatched[0])
-            for sch in schedules:
-                secs = 1e-4 if structural_hash(sch.mod) == fastest else 2e-4
-                database.commit_tuning_record(ms.database.TuningRecord(
-                    sch.trace, workload, [secs], target, ms.arg_info.ArgInfo.from_prim_func(func)))
-        return [Seeded(task.task_name, len(schedules), 100.0) for task, schedules in candidates]
-
-    monkeypatch.setattr(templates, "measure_schedules", fake_measure)
+    monkeypatch.setattr(templates, "measure_schedules",
+                        _recording(measured, lambda func: template.schedule(func, WINNER)))
     tgt = tvm_target(get_target("local", threads=2))
     database = open_database_at(tmp_path)
 
@@ -102,20 +110,11 @@ def test_a_winograd_conv_is_seeded_with_its_variants_and_the_build_applies_their
 
     measured: dict[str, set[int]] = {}
 
-    def fake_measure(candidates: list[tuple[Any, list[Any]]], database: Any, target: Any, builder: Any,
-                     runner: Any) -> list[Seeded]:
-        """Commit ordinary records, the last candidate's fastest: what the runner would see."""
-        for task, schedules in candidates:
-            func = task.dispatched[0]["main"]
-            measured[task.task_name] = {structural_hash(sch.mod) for sch in schedules}
-            workload = database.commit_workload(task.dispatched[0])
-            for i, sch in enumerate(schedules):
-                database.commit_tuning_record(ms.database.TuningRecord(
-                    sch.trace, workload, [1e-4 if i == len(schedules) - 1 else 2e-4], target,
-                    ms.arg_info.ArgInfo.from_prim_func(func)))
-        return [Seeded(task.task_name, len(schedules), 100.0) for task, schedules in candidates]
+    def fastest(func: Any) -> Any:
+        return (winograd.schedule(func, winograd.Knobs(8)) if winograd.applies(func)
+                else template.schedule(func, template.DEFAULT))
 
-    monkeypatch.setattr(templates, "measure_schedules", fake_measure)
+    monkeypatch.setattr(templates, "measure_schedules", _recording(measured, fastest))
     tgt = tvm.target.Target({"kind": "llvm", "mcpu": "skylake-avx512", "num-cores": 2})
     net = nn.Sequential(nn.Conv2d(3, 64, 3, padding=1), nn.ReLU(), nn.Conv2d(64, 64, 3, padding=1), nn.ReLU()).eval()
     mod, _ = prepare(net, torch.randn(1, 3, 16, 16), tgt)
