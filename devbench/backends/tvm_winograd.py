@@ -69,7 +69,8 @@ def suits(call: Any, lanes: int) -> bool:
     _, _, height, width, _ = (int(s) for s in call.args[0].ty.shape)
     if ((kh, kw) != (3, 3) or [int(s) for s in attrs.strides] != [1, 1] or [int(d) for d in attrs.dilation] != [1, 1]
             or [int(p) for p in attrs.padding] != [1, 1, 1, 1] or int(attrs.groups) != 1
-            or str(call.args[0].ty.dtype) != "float32" or height % TILE or width % TILE):
+            or str(call.args[0].ty.dtype) != "float32" or str(attrs.out_dtype) not in ("", "float32")
+            or height % TILE or width % TILE):
         return False
     channels, pixels = min(out_chunks * bo, in_chunks * bi), height * width
     return (channels >= _WIDE and pixels >= _WIDE_PIXELS) or (channels >= _NARROW and pixels >= _NARROW_PIXELS)
