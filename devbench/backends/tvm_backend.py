@@ -120,11 +120,12 @@ def optimize_graph(mod: Any) -> Any:
     ])(mod)
 
 
-def lower_to_tir(mod: Any, target: Any) -> Any:
+def lower_to_tir(mod: Any, target: Any, winograd: bool = True) -> Any:
     """Legalize to TIR and fuse: the module MetaSchedule extracts its tasks from.
 
     On CPUs, convs first take the blocked layout where the whole network allows it (see
-    :mod:`.tvm_layout`).
+    :mod:`.tvm_layout`), and the convs that suit it Winograd unless ``winograd`` is off (what
+    ``benchmarks/winograd.py`` compares against).
     """
     import tvm
     from tvm import relax
@@ -133,7 +134,7 @@ def lower_to_tir(mod: Any, target: Any) -> Any:
 
     with target:
         if blocked_layout_applies(mod, target):
-            mod = to_blocked_layout(mod, target)
+            mod = to_blocked_layout(mod, target, winograd)
         return tvm.transform.Sequential([
             relax.transform.LegalizeOps(),
             relax.transform.AnnotateTIROpPattern(),
@@ -143,10 +144,10 @@ def lower_to_tir(mod: Any, target: Any) -> Any:
         ])(mod)
 
 
-def prepare(module: torch.nn.Module, example: torch.Tensor, target: Any) -> tuple[Any, str]:
+def prepare(module: torch.nn.Module, example: torch.Tensor, target: Any, winograd: bool = True) -> tuple[Any, str]:
     """PyTorch module -> fused TIR-level Relax module (the tuning and compile starting point)."""
     mod, frontend = import_network(module, example)
-    return lower_to_tir(optimize_graph(mod), target), frontend
+    return lower_to_tir(optimize_graph(mod), target, winograd), frontend
 
 
 def build(mod: Any, target: Any, database: Any | None) -> tuple[Any, int]:

@@ -386,9 +386,9 @@ def blocked_layout_applies(mod: Any, target: Any) -> bool:
     return _blocked_plan(mod, target) is not None
 
 
-def to_blocked_layout(mod: Any, target: Any) -> Any:
+def to_blocked_layout(mod: Any, target: Any, winograd: bool = True) -> Any:
     """``mod`` with its convs in NCHW[x]c, legalized to TOPI's ``conv2d_NCHWc`` (weights pre-packed),
-    or to a Winograd conv where :func:`.tvm_winograd.suits` (weights pre-transformed)."""
+    or, with ``winograd``, to a Winograd conv where :func:`.tvm_winograd.suits` (weights pre-transformed)."""
     import tvm
     from tvm import relax, topi
 
@@ -408,7 +408,7 @@ def to_blocked_layout(mod: Any, target: Any) -> Any:
     lanes = channel_block(target)
 
     def legalize(bb: Any, call: Any) -> Any:
-        if tvm_winograd.suits(call, lanes):
+        if winograd and tvm_winograd.suits(call, lanes):
             weight = relax.const(tvm_winograd.transformed_weight(call.args[1].value.numpy()))
             return bb.call_te(tvm_winograd.compute, call.args[0], weight, primfunc_name_hint="conv2d_winograd_NCHWc")
         attrs = call.attrs
