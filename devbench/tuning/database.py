@@ -151,3 +151,19 @@ def network_ms(database: Any, tasks: list[Any]) -> float:
 def mean_secs(run_secs: list[Any]) -> float:
     """The mean of a record's or a runner result's ``run_secs`` (TVM float objects)."""
     return sum(float(s) for s in run_secs) / len(run_secs)
+
+
+def fastest_records(database: Any) -> list[Any]:
+    """The fastest measured record of every kernel (workload) in ``database``: what a seeding step
+    learns from, one record a kernel however often it was tuned."""
+    from tvm_ffi import structural_hash
+
+    best: dict[int, tuple[Any, float]] = {}
+    for record in database.get_all_tuning_records():
+        if not record.run_secs:
+            continue
+        key = structural_hash(record.workload.mod)
+        secs = mean_secs(record.run_secs)
+        if key not in best or secs < best[key][1]:
+            best[key] = (record, secs)
+    return [record for record, _ in best.values()]

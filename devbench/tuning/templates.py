@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from devbench.tuning.database import mean_secs
+from devbench.tuning.database import fastest_records
 from devbench.tuning.measure import Seeded, measure_schedules
 
 if TYPE_CHECKING:  # the backends package imports every backend: only when the tuning runs
@@ -60,19 +60,10 @@ def _unlikeness(a: Extents, b: Extents) -> tuple[bool, bool, bool, float]:
 
 def _seeded_convs(database: Any) -> list[tuple[Extents, Any]]:
     """(loop extents, fastest record) of every blocked conv with a record in ``database``."""
-    from tvm_ffi import structural_hash
-
     from devbench.backends import tvm_conv_template as template
 
-    best: dict[int, tuple[Any, float]] = {}
-    for record in database.get_all_tuning_records():
-        if not record.run_secs:
-            continue
-        key = structural_hash(record.workload.mod)
-        secs = mean_secs(record.run_secs)
-        if key not in best or secs < best[key][1]:
-            best[key] = (record, secs)
-    return [(_extents(r.workload.mod["main"]), r) for r, _ in best.values() if template.applies(r.workload.mod["main"])]
+    return [(_extents(r.workload.mod["main"]), r) for r in fastest_records(database)
+            if template.applies(r.workload.mod["main"])]
 
 
 def _winner(record: Any) -> Knobs | None:

@@ -16,7 +16,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from devbench.tuning.database import mean_secs
+from devbench.tuning.database import fastest_records
 from devbench.tuning.measure import Seeded, measure_schedules
 
 #: candidates measured per new kernel: the neighbours of closest size, after deduplication
@@ -53,17 +53,8 @@ def _refitter(sch: Any) -> Callable[[Any, list[Any], list[Any], Any], Any]:
 def _best_traces(database: Any) -> list[tuple[Any, float]]:
     """(trace, flops of its kernel) for the fastest record of every kernel in ``database``."""
     from tvm.s_tir.analysis import estimate_tir_flops
-    from tvm_ffi import structural_hash
 
-    best: dict[int, Any] = {}
-    for record in database.get_all_tuning_records():
-        if not record.run_secs:
-            continue
-        key = structural_hash(record.workload.mod)
-        secs = mean_secs(record.run_secs)
-        if key not in best or secs < best[key][1]:
-            best[key] = (record, secs)
-    return [(r.trace, estimate_tir_flops(r.workload.mod)) for r, _ in best.values()]
+    return [(r.trace, estimate_tir_flops(r.workload.mod)) for r in fastest_records(database)]
 
 
 def _candidates(mod: Any, sources: list[tuple[Any, float]], postprocs: list[Any]) -> list[Any]:
