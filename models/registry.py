@@ -77,10 +77,14 @@ def _is_file(path: Path) -> bool:
 
 
 def _weights_beside(path: Path) -> Path | None:
-    """``X.pt`` beside ``X.json``, else ``weights.pt`` in the same folder."""
+    """``X.pt`` beside ``X.json``, else ``weights.pt`` in the same folder. Something else under one
+    of those names (a folder) is an error: taken for "no weights", a trained network would be timed
+    and checked with random ones without a word."""
     for candidate in (path.with_suffix(".pt"), path.parent / "weights.pt"):
         if candidate.is_file():
             return candidate
+        if candidate.exists():
+            raise DevbenchError(f"{candidate} is not a weights file (a network's weights are a file beside its spec)")
     return None
 
 

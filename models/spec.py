@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Annotated, Any, Required
 
-from pydantic import AfterValidator, Field, JsonValue, TypeAdapter, ValidationError, with_config
+from pydantic import AfterValidator, Field, TypeAdapter, ValidationError, with_config
 from pydantic_core import PydanticCustomError
 from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
@@ -49,6 +49,25 @@ def _registered(family: str) -> str:
     return family
 
 
+_FREE_FORM = {**STRICT, "extra": "allow"}
+
+
+@with_config(_FREE_FORM)
+class _Trained(TypedDict, total=False):
+    """What training recorded (``meta.trained``); free-form but for the error reports print as one."""
+
+    test_error: Annotated[float, Field(ge=0, le=1)]
+
+
+@with_config(_FREE_FORM)
+class _Meta(TypedDict, total=False):
+    """Provenance, free-form, except what reports and plots read from it as data: ``trained.test_error``
+    is shown as a top-1 error, so a fraction (a ``5.0`` meaning 5 % would be shown as 500 %, a
+    ``"abc"`` would vanish from every table unsaid)."""
+
+    trained: _Trained
+
+
 @with_config(STRICT)
 class SpecSchema(TypedDict, total=False):
     """What a spec may say, with a type and a range for every field (the JSON file format)."""
@@ -63,7 +82,7 @@ class SpecSchema(TypedDict, total=False):
     input_shape: Annotated[list[_Channels], Field(min_length=3, max_length=3)]
     num_classes: Annotated[int, Field(ge=1, le=MAX_CLASSES)]
     name: Annotated[str, Field(max_length=200)]
-    meta: dict[str, JsonValue]
+    meta: _Meta
 
 
 _SPEC = TypeAdapter(SpecSchema)

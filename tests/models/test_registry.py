@@ -95,6 +95,14 @@ def test_a_file_that_is_not_torch_weights_is_a_one_line_error(tmp_path, content,
     assert "\n" not in str(e.value)
 
 
+@pytest.mark.parametrize("weights", ["net.pt", "weights.pt"])
+def test_a_folder_where_the_weights_would_be_is_an_error_not_random_weights(tmp_path, weights):
+    path = wrn_spec(10, 1).save(tmp_path / "net.json")
+    (tmp_path / weights).mkdir()
+    with pytest.raises(DevbenchError, match=f"{weights} is not a weights file"):
+        resolve(path)
+
+
 @pytest.mark.parametrize("obj", [[1, 2], {"stem.0.weight": 1}, {0: torch.ones(1)}])
 def test_a_torch_file_that_is_not_a_state_dict_is_a_one_line_error(tmp_path, obj):
     path = wrn_spec(10, 1).save(tmp_path / "net.json")

@@ -65,12 +65,20 @@ def test_bottleneck_scales_inner_widths_only():
     ("inner", [[[16]], [16], [16]], "inner[0][0]: should be a valid integer"),
     ("num_classes", "10", "num_classes: should be a valid integer, got '10'"),
     ("input_shape", [3, 32], "input_shape: List should have at least 3 items"),
+    ("meta", {"trained": {"test_error": 5.0}}, "meta.trained.test_error: should be less than or equal to 1"),
+    ("meta", {"trained": {"test_error": "abc"}}, "meta.trained.test_error: should be a valid number"),
+    ("meta", {"trained": 5}, "meta.trained: should be a valid dictionary"),
 ])
 def test_wrong_types_and_absurd_sizes_are_one_line_errors_naming_the_field(field, value, words):
     d = wrn_spec(10, 1).to_dict() | {field: value}
     with pytest.raises(DevbenchError) as e:
         ArchSpec.from_dict(d, source="x.json")
     assert str(e.value).startswith("x.json: ") and words in str(e.value) and "\n" not in str(e.value)
+
+
+def test_meta_stays_free_form_but_for_the_recorded_test_error():
+    meta = {"trained": {"test_error": 0.25, "epochs": 3, "dataset": "x"}, "anything": [1, {"a": None}]}
+    assert ArchSpec.from_dict(wrn_spec(10, 1).to_dict() | {"meta": meta}).meta == meta
 
 
 def test_a_field_error_in_a_file_names_its_line(tmp_path):
