@@ -19,7 +19,8 @@ import paramiko
 
 from devbench.boards.add import BoardRequest, as_default, describe, kind_target, probe_board
 from devbench.errors import DevbenchError
-from devbench.targets import Target
+from devbench.targets import SSHConfig, Target
+from devbench.transports.ssh import resolve_endpoint
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,9 @@ def alias_target(name: str) -> Target | None:
     if key in _resolved:
         return _resolved[key]
     request = BoardRequest(name, name)
+    # a mistake in the Host block itself (a Port that is no port) is the user's to fix there, not a
+    # board that "could not be probed" and gets a kind's defaults
+    resolve_endpoint(name, SSHConfig(host=name), path)
     kind = kind_target(request)
     source = f"{path} (Host {name})"
     pin = f"pin it: devbench board add {name} --host {name}"

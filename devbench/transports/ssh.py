@@ -98,11 +98,23 @@ def resolve_endpoint(name: str, ssh: SSHConfig, config_path: Path | None = None)
         except Exception as e:  # a malformed user file: say which
             raise DevbenchError(f"cannot read {config_path}: {e}") from None
     hostname = found.get("hostname", ssh.host)
-    port = ssh.port or int(found.get("port", 22))
+    port = ssh.port or _config_port(found.get("port", "22"), ssh.host, config_path)
     user = ssh.user or found.get("user") or getpass.getuser()
     keys = [expand_path(ssh.key_file)] if ssh.key_file else []
     keys += [os.path.expanduser(k) for k in found.get("identityfile", []) if os.path.exists(os.path.expanduser(k))]
     return Endpoint(hostname, port, user, tuple(keys), found.get("proxycommand"), f"{name} at {hostname}:{port}")
+
+
+def _config_port(value: str, host: str, config_path: Path) -> int:
+    """The ``Port`` of ``Host host`` as a number: the config file is the user's, so a word or a
+    number outside 1-65535 there is their mistake, said here rather than as a failed connect."""
+    try:
+        port = int(value)
+    except ValueError:
+        port = 0
+    if not 1 <= port <= 65535:
+        raise DevbenchError(f"{config_path}: Host {host} has Port {value!r}; a port is a number from 1 to 65535")
+    return port
 
 
 def _fingerprint(key: paramiko.PKey) -> str:
