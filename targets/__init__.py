@@ -22,7 +22,7 @@ from typing_extensions import TypedDict  # pydantic needs this one before Python
 from devbench.backends import cpu_backends
 from devbench.errors import DevbenchError
 from devbench.paths import cache_dir, user_targets_dir
-from devbench.schema import STRICT, Loc, one_line, toml_line_of
+from devbench.schema import STRICT, Loc, field_name, one_line, toml_line_of
 
 BUILTIN_DIR = Path(__file__).resolve().parent
 TRANSPORTS = ("local", "ssh", "rpc")
@@ -235,6 +235,7 @@ def target_from_dict(d: Any, source: str, line_of: Callable[[Loc], int | None] =
         t = _TARGET.validate_python(d)
     except ValidationError as e:
         raise DevbenchError(one_line(e, source, line_of, where, hint=" (see targets/README.md)")) from None
+    _check_backends(t, source, line_of, where)
     transport = t.get("transport", "local")
     threads = t.get("threads", 0)
     if threads == 0 and transport != "local":
@@ -260,6 +261,26 @@ def target_from_dict(d: Any, source: str, line_of: Callable[[Loc], int | None] =
         source=source,
         **optional,
     )
+
+
+def _check_backends(t: TargetTable, source: str, line_of: Callable[[Loc], int | None], where: Loc) -> None:
+    """Each listed backend is registered, and a CPU board lists only backends CPU boards run (those
+    ``cpu_backends`` offers): otherwise every job of the target compiles and then fails on the board
+    (onnxruntime_trt on a target without ``device = "cuda"``)."""
+    from devbench.backends import BACKENDS
+
+    device = t.get("device", "cpu")
+    for i, name in enumerate(t.get("backends", ())):
+        if name not in BACKENDS:
+            why = f"unknown backend {name!r} (known: {', '.join(BACKENDS)})"
+        elif device == "cpu" and not BACKENDS[name].info.cpu_default:
+            why = (f"{name} does not run on a CPU board, and this target's device is cpu (set device = \"cuda\" "
+                   f"for a GPU board; CPU backends: {', '.join(cpu_backends())})")
+        else:
+            continue
+        loc = (*where, "backends", i)
+        line = line_of(loc)
+        raise DevbenchError(f"{source}{f':{line}' if line else ''}: {field_name(loc)}: {why}")
 
 
 def load_target_file(path: str | Path) -> list[Target]:
@@ -310,11 +331,26 @@ def get_target(name: str, extra_files: list[str | Path] = (), threads: int | Non
     targets = all_targets(extra_files)
     t = targets.get(name) or alias_target(name)
     if t is None:
-        close = difflib.get_close_matches(name, [*targets, *config_hosts()], n=3, cutoff=0.6)
-        hint = f"did you mean {', '.join(close)}? " if close else ""
-        raise DevbenchError(f"unknown target {name!r}; {hint}known targets: {', '.join(sorted(targets))}; "
-                            f"a board of yours: devbench board add {name} --host [USER@]HOST[:PORT]")
+        raise _unknown_target(name, targets, config_hosts())
     return replace(t, threads=threads) if threads else t
+
+
+def check_target_name(name: str, extra_files: list[str | Path] = ()) -> None:
+    """Raise :func:`get_target`'s error for a name it would not find, without reaching any board: a
+    ``Host`` of ``~/.ssh/config`` counts by its line there, unprobed. For plans checked long before
+    their boards are needed (an experiment recipe's latency targets)."""
+    from devbench.boards.aliases import config_hosts
+
+    targets, hosts = all_targets(extra_files), config_hosts()
+    if name not in targets and name not in hosts:
+        raise _unknown_target(name, targets, hosts)
+
+
+def _unknown_target(name: str, targets: dict[str, Target], hosts: list[str]) -> DevbenchError:
+    close = difflib.get_close_matches(name, [*targets, *hosts], n=3, cutoff=0.6)
+    hint = f"did you mean {', '.join(close)}? " if close else ""
+    return DevbenchError(f"unknown target {name!r}; {hint}known targets: {', '.join(sorted(targets))}; "
+                         f"a board of yours: devbench board add {name} --host [USER@]HOST[:PORT]")
 
 
 def target_table(extra_files: list[str | Path] = ()) -> list[dict[str, Any]]:
