@@ -5,6 +5,7 @@ and ``register`` verbs are thin wrappers around :func:`train`, :func:`prune`, :f
 :func:`reduce` and :func:`register_network`.
 """
 
+from devbench.training.checks import check_device
 from devbench.training.compress import compress
 from devbench.training.criteria import CRITERIA, L1, Criterion, Fisher, Random, get_criterion
 from devbench.training.data import DATASETS, Batches, Dataset, Split, load_dataset, normalisation
@@ -18,7 +19,7 @@ from devbench.training.schedules import SCHEDULES, Schedule, get_schedule, sched
 
 __all__ = [
     "CRITERIA", "DATASETS", "FAMILY_RULES", "SCHEDULES", "Batches", "Criterion", "Dataset", "Fisher",
-    "L1", "PruneConfig", "PruneEvent", "Pruner", "Random", "Run", "Schedule", "Split", "TrainConfig", "compress",
-    "evaluate", "family", "family_member", "get_criterion", "get_schedule", "load_dataset", "load_run",
+    "L1", "PruneConfig", "PruneEvent", "Pruner", "Random", "Run", "Schedule", "Split", "TrainConfig", "check_device",
+    "compress", "evaluate", "family", "family_member", "get_criterion", "get_schedule", "load_dataset", "load_run",
     "normalisation", "prune", "reduce", "register_network", "schedule_for", "train",
 ]

@@ -27,6 +27,7 @@ from devbench.errors import DevbenchError
 from devbench.models import ArchSpec, build_model
 from devbench.models.registry import read_torch_file
 from devbench.training import rundir
+from devbench.training.checks import check_count, check_device, check_positive
 from devbench.training.data import Batches, Dataset
 from devbench.training.schedules import Schedule, get_schedule, schedule_for
 
@@ -50,6 +51,13 @@ class TrainConfig:
     test_subset: int | None = None  # evaluate on a fixed subset (quick CPU runs); None: the whole test set
     seed: int = 0
     device: str | None = None  # default: cuda when available
+
+    def __post_init__(self) -> None:
+        """Refuse a bad value here, where the user set it, rather than from torch's optimizer after
+        the run directory exists (the device is checked where the training runs: :func:`setup_device`)."""
+        check_positive("--lr", self.lr)
+        for name in ("epochs", "batch_size", "train_subset", "test_subset"):
+            check_count(f"--{name.replace('_', '-')}", getattr(self, name))
 
     def resolve(self, spec: ArchSpec) -> tuple[Schedule, int, int, float]:
         """``(schedule, epochs, batch_size, lr)`` with the defaults filled in."""
@@ -81,7 +89,7 @@ def setup_device(device: str | None = None) -> Dist:
         if cuda:
             torch.cuda.set_device(dev)
         return Dist(dev, dist.get_rank(), dist.get_world_size())
-    return Dist(torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu")))
+    return Dist(check_device(device))
 
 
 def sgd_step(model: nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor
@@ -125,9 +133,8 @@ def train(spec: ArchSpec, dataset: Dataset, out: str | Path, config: TrainConfig
     sched, epochs, batch_size, base_lr = cfg.resolve(spec)
     where = setup_device(cfg.device)
     out = Path(out)
-    work = rundir.start(out, resume) if where.main else rundir.partial_dir(out)
-    if where.world > 1:
-        dist.barrier()
+    if where.main:
+        rundir.check_out(out)
 
     torch.manual_seed(cfg.seed)
     model = build_model(spec).to(where.device)
@@ -139,6 +146,11 @@ def train(spec: ArchSpec, dataset: Dataset, out: str | Path, config: TrainConfig
     test = Batches(dataset, dataset.test.subset(cfg.test_subset, cfg.seed).to(where.device), 256, train=False)
     settings = {"dataset": dataset.name, "schedule": sched.name, "epochs": epochs, "batch_size": batch_size,
                 "lr": base_lr, "train_subset": cfg.train_subset, "test_subset": cfg.test_subset, "seed": cfg.seed}
+    # the .partial directory holds a checkpoint to resume from: made only once everything above,
+    # which a user's setting can break, has worked, so a refused run leaves nothing behind
+    work = rundir.start(out, resume) if where.main else rundir.partial_dir(out)
+    if where.world > 1:
+        dist.barrier()
 
     history: list[dict[str, Any]] = []
     first_epoch = 0

@@ -23,6 +23,7 @@ from devbench.errors import DevbenchError
 from devbench.models import ArchSpec, blocks
 from devbench.models.families import get_family
 from devbench.training import rundir
+from devbench.training.checks import check_count, check_non_negative, check_positive
 from devbench.training.compress import compress
 from devbench.training.criteria import Criterion, get_criterion
 from devbench.training.data import Batches, Dataset
@@ -117,6 +118,13 @@ class PruneConfig:
     test_subset: int | None = None
     seed: int = 0
     device: str | None = None
+
+    def __post_init__(self) -> None:
+        """Refuse a bad value here, where the user set it, not from torch's optimizer mid-way."""
+        check_positive("--lr", self.lr)
+        check_non_negative("weight_decay", self.weight_decay)
+        for name in ("prune_every", "prunes", "save_every", "batch_size", "train_subset", "test_subset"):
+            check_count(f"--{name.replace('_', '-')}", getattr(self, name))
 
 
 def prune(run: rundir.Run, dataset: Dataset, out: str | Path, config: PruneConfig | None = None,

@@ -28,15 +28,36 @@ def partial_dir(out: Path) -> Path:
     return out.with_name(out.name + ".partial")
 
 
+def check_out(out: Path) -> None:
+    """Refuse ``out`` (and its ``.partial`` beside it) before any work: a finished run is never
+    overwritten, and a file or a folder that cannot be made is said as such, not as a run."""
+    if out.is_dir():
+        finished = (out / SPEC).is_file() or (out / METRICS).is_file()  # a trained network, or a prune's stages
+        what = "a finished run" if finished else "a directory that is not a run"
+        raise DevbenchError(f"{out} already exists ({what}); choose another --out or remove it")
+    if out.exists() or out.is_symlink():
+        raise DevbenchError(f"{out} is a file, not a run directory; choose another --out")
+    work = partial_dir(out)
+    if (work.exists() or work.is_symlink()) and not work.is_dir():
+        raise DevbenchError(f"{work} is a file, not the unfinished run directory of {out}; remove it or choose "
+                            "another --out")
+    parent = next((p for p in out.absolute().parents if p.exists()), None)
+    if parent is not None and (not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK)):
+        raise DevbenchError(f"cannot make {out}: {parent} is not a directory devbench can write in; "
+                            "choose another --out")
+
+
 def start(out: str | Path, resume: bool = False) -> Path:
     """The ``.partial`` working directory for ``out``; refuses to overwrite a finished run."""
     out = Path(out)
-    if out.exists():
-        raise DevbenchError(f"{out} already exists (a finished run); choose another --out or remove it")
+    check_out(out)
     work = partial_dir(out)
     if work.exists() and not resume:
         shutil.rmtree(work)
-    work.mkdir(parents=True, exist_ok=True)
+    try:
+        work.mkdir(parents=True, exist_ok=True)
+    except OSError as e:  # what access() cannot foresee: a read-only file system, /proc
+        raise DevbenchError(f"cannot make {work}: {e.strerror}; choose another --out") from None
     return work
 
 

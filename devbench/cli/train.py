@@ -31,14 +31,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from devbench.models import resolve
-    from devbench.training import TrainConfig, load_dataset, load_run, train
+    from devbench.training import TrainConfig, check_device, load_dataset, load_run, train
 
-    spec, _ = resolve(args.model)
-    dataset = load_dataset(args.dataset, args.data_dir, args.download)
-    out = args.out or Path("runs") / f"{spec.name}_{dataset.name}"
+    # every setting is checked before the dataset is read (seconds to minutes with --download)
     config = TrainConfig(epochs=args.epochs, schedule=args.schedule, batch_size=args.batch_size, lr=args.lr,
                          train_subset=args.train_subset, test_subset=args.test_subset, seed=args.seed,
                          device=args.device)
+    check_device(args.device)
+    spec, _ = resolve(args.model)
+    dataset = load_dataset(args.dataset, args.data_dir, args.download)
+    out = args.out or Path("runs") / f"{spec.name}_{dataset.name}"
     path = train(spec, dataset, out, config, resume=args.resume, progress=not args.no_progress)
     if path.is_dir():  # the main process of a distributed run; the others wrote nothing
         m = load_run(path).metrics
