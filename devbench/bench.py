@@ -36,7 +36,7 @@ from devbench.check import DEFAULT_ATOL, compare_outputs
 from devbench.errors import DevbenchError
 from devbench.models import ArchSpec, build_model, count_macs, count_params, load_weights, resolve
 from devbench.models.provenance import arm, trained_error
-from devbench.results import ResultRow, ResultStore
+from devbench.results import ResultRow, ResultStore, save_aside
 from devbench.stats import check_samples, instability, summarize
 from devbench.targets import Target, get_target
 from devbench.transports import BoardJob, Transport, open_transport
@@ -287,8 +287,11 @@ def run_jobs(
     Each round measures every job of a board once, in a fresh runner process, in a new random order
     (A B, then B A...), so a slow minute falls on all of them alike; boards work in parallel. A job
     is stored when its last round is in: an interrupted run stores nothing half-measured. A job
-    that fails becomes an ``error`` row with the reason and the others go on.
+    that fails becomes an ``error`` row with the reason and the others go on. Rows the store
+    refuses (another program holds the database) are measured all the same: they go to a database
+    beside it (:func:`~devbench.results.save_aside`) and :class:`NotStored` carries them.
     """
+    store.prepare()  # a database that cannot be written: one line now, not after the measuring
     rows: list[ResultRow] = []
     if resume:  # the stored rows of the jobs skipped, so the table shows the whole matrix
         done_ids = store.done_job_ids() & {j.job_id for j in jobs}
@@ -296,18 +299,44 @@ def run_jobs(
         rows = list({r.job_id: r for r in rows}.values())
         jobs = [j for j in jobs if j.job_id not in done_ids]
     lock = threading.Lock()
+    unsaved: list[ResultRow] = []
+    refusal: list[DevbenchError] = []
 
     def record(row: ResultRow) -> None:
         with lock:
-            store.add(row)
             rows.append(row)
+            if not refusal:  # once refused, the others skip the store's wait for a lock that stays
+                try:
+                    store.add(row)
+                    return
+                except DevbenchError as e:
+                    refusal.append(e)
+            unsaved.append(row)
 
+    interrupted = False
     with interrupts.watch():
         try:
             _measure_all(jobs, record, progress, trust_new_host)
         except KeyboardInterrupt:
-            raise Interrupted(rows) from None
+            interrupted = True
+    if unsaved:
+        try:
+            where = f"saved in {save_aside(unsaved, store.path)} (a results database of its own: give it as --db)"
+        except DevbenchError as e:
+            where = f"not saved elsewhere either ({e}): the table printed is all that is left of them"
+        raise NotStored(rows, f"{refusal[0]}; the {len(unsaved)} row(s) it did not store are {where}")
+    if interrupted:
+        raise Interrupted(rows)
     return rows
+
+
+class NotStored(DevbenchError):
+    """The results database refused rows (locked, full disk). ``rows`` are every row of the call,
+    so the table is still printed; the message says where the refused ones were saved instead."""
+
+    def __init__(self, rows: list[ResultRow], message: str) -> None:
+        super().__init__(message)
+        self.rows = rows
 
 
 class Interrupted(KeyboardInterrupt):

@@ -3,7 +3,14 @@
 Rows are never updated, so a crash or a failing board later in a command loses nothing already
 measured; ``--resume`` skips job ids that already have a successful row. WAL mode lets several
 board workers append while a report reads. The schema is versioned (``PRAGMA user_version``): a
-database made by an older devbench gains the new columns when it is opened, and keeps its rows.
+database made by an older devbench gains the new columns when it is next written, and keeps its rows.
+
+Opening a store only reads. A reader (``report``, ``plot``) never creates a file or a folder, never
+migrates, and a mistyped ``--db`` is one line instead of an empty new database; the file is created
+and migrated by the first write, or by :meth:`ResultStore.prepare`, which a run calls before it
+measures. A SQLite file devbench did not make (another tool's tables, a ``results`` table without
+devbench's columns) is refused untouched, for writing as for reading: adding fifty columns to a
+user's own table would corrupt their data and still not give devbench a table it can read.
 """
 
 from __future__ import annotations
@@ -98,6 +105,9 @@ class ResultRow:
 JSON_COLUMNS = ("samples_ms", "round_medians_ms", "conditions", "environment", "meta")
 #: bumped when a column is added; opening an older database adds the missing columns
 SCHEMA_VERSION = 3
+#: the columns every devbench database has had since the first release (whose user_version was 0):
+#: a ``results`` table without them was made by something else
+FIRST_COLUMNS = frozenset({"id", "job_id", "model", "target", "backend", "batch", "threads", "status", "created"})
 #: how long opening or writing waits for another process's hold on the database
 BUSY_TIMEOUT_S = 30.0
 _SQL_TYPES = {int: "INTEGER", float: "REAL", bool: "INTEGER", str: "TEXT"}
@@ -114,18 +124,47 @@ COLUMNS = [f.name for f in fields(ResultRow)]
 
 
 class ResultStore:
-    """Append-only SQLite store of :class:`ResultRow`."""
+    """Append-only SQLite store of :class:`ResultRow`; opening reads, the first write creates (see the module)."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path).expanduser()
+        self.conn: sqlite3.Connection | None = None
+        self._prepared = False
+        if str(path) == ":memory:":
+            self.prepare()
+        elif self.path.exists():  # a file that is not there stays not there until something is written
+            self._open()
+
+    def _open(self) -> None:
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
             self.conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, check_same_thread=False)
-            self._refuse_newer()  # before WAL mode rewrites the file's header
+            self._recognise()  # before WAL mode rewrites the file's header
+        except (sqlite3.DatabaseError, OSError, DevbenchError) as e:
+            self.close()
+            self.conn = None
+            if isinstance(e, DevbenchError):
+                raise
+            raise DevbenchError(f"cannot open results database {self.path}: {e}") from None
+
+    def prepare(self) -> None:
+        """Make the database ready for :meth:`add`: create it (and its folder), WAL mode, the table
+        and any columns an older devbench lacked. A run calls this before measuring, so a database
+        that cannot be written is one line at the start, not after minutes of measuring."""
+        if self._prepared:
+            return
+        if self.conn is None:
+            try:
+                if str(self.path) != ":memory:":
+                    self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise DevbenchError(f"cannot open results database {self.path}: {e}") from None
+            self._open()  # another process may have made it since this store was opened
+        try:
             self._wal()
             self._migrate()
         except (sqlite3.DatabaseError, OSError) as e:
             raise DevbenchError(f"cannot open results database {self.path}: {e}") from None
+        self._prepared = True
 
     def _wal(self) -> None:
         """Put the file in WAL mode (once: the mode stays in the file). Switching takes the file to
@@ -142,20 +181,37 @@ class ResultStore:
                     raise
                 time.sleep(0.05)
 
-    def _refuse_newer(self) -> None:
-        """A database from a newer devbench is refused untouched rather than misread."""
+    def _recognise(self) -> None:
+        """Refuse, untouched, a database from a newer devbench (rather than misread it) and one
+        devbench did not make (rather than alter it). An empty file is a new database."""
         version = self.conn.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
-            self.conn.close()
             raise DevbenchError(f"results database {self.path} was written by a newer devbench "
                                 f"(schema {version}, this one reads up to {SCHEMA_VERSION})")
+        tables = sorted(r[0] for r in self.conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"))
+        if not tables and version == 0:
+            return
+        if not FIRST_COLUMNS <= self._columns():
+            raise DevbenchError(f"{self.path} is not a devbench results database (its tables: "
+                                f"{', '.join(tables) or 'none'}; a results table needs the columns "
+                                f"{', '.join(sorted(FIRST_COLUMNS))}); devbench leaves it as it is: "
+                                f"give --db a new file")
+
+    def _columns(self) -> set[str]:
+        """The columns of the results table; none when the database has no such table yet."""
+        return {r[1] for r in self.conn.execute("PRAGMA table_info(results)")}
 
     def _migrate(self) -> None:
-        """Create the table, or add the columns a newer devbench introduced."""
+        """Create the table, or add the columns a newer devbench introduced. A database that is up
+        to date is not written: runs sharing it contend only for their rows."""
+        version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+        if version == SCHEMA_VERSION and set(COLUMNS) <= self._columns():
+            return
         cols = ", ".join(f"{f.name} {_column_type(f)}" for f in fields(ResultRow))
         with self.conn:
             self.conn.execute(f"CREATE TABLE IF NOT EXISTS results (id INTEGER PRIMARY KEY AUTOINCREMENT, {cols})")
-            have = {r[1] for r in self.conn.execute("PRAGMA table_info(results)")}
+            have = self._columns()
             for f in fields(ResultRow):
                 if f.name not in have:
                     self.conn.execute(f"ALTER TABLE results ADD COLUMN {f.name} {_column_type(f)}")
@@ -163,6 +219,7 @@ class ResultStore:
             self.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def add(self, row: ResultRow) -> None:
+        self.prepare()
         d = asdict(row)
         for c in JSON_COLUMNS:
             d[c] = json.dumps(d[c], default=str)
@@ -174,9 +231,28 @@ class ResultStore:
         except sqlite3.DatabaseError as e:
             raise DevbenchError(f"cannot write to results database {self.path}: {e}") from None
 
+    def _readable_columns(self) -> set[str]:
+        """The results table's columns, for a read: none when the database has no table yet (it
+        holds no rows); a database that is not there is a mistake to read from (a mistyped --db)."""
+        if self.conn is None:
+            raise DevbenchError(f"no results database at {self.path} (nothing was stored there; "
+                                f"`devbench run --db {self.path}` creates it)")
+        try:
+            return self._columns()
+        except sqlite3.DatabaseError as e:
+            raise DevbenchError(f"cannot read results database {self.path}: {e}") from None
+
+    def _read(self, sql: str, args: list[Any]) -> list[tuple]:
+        try:
+            return self.conn.execute(sql, args).fetchall()
+        except sqlite3.DatabaseError as e:
+            raise DevbenchError(f"cannot read results database {self.path}: {e}") from None
+
     def done_job_ids(self) -> set[str]:
         """Job ids with a successful row: what ``--resume`` skips."""
-        return {r[0] for r in self.conn.execute("SELECT DISTINCT job_id FROM results WHERE status = 'ok'")}
+        if not self._readable_columns():
+            return set()
+        return {r[0] for r in self._read("SELECT DISTINCT job_id FROM results WHERE status = 'ok'", [])}
 
     def rows(
         self,
@@ -184,28 +260,36 @@ class ResultStore:
         targets: Iterable[str] = (),
         backends: Iterable[str] = (),
         latest_only: bool = True,
-        job_ids: Iterable[str] = (),
+        job_ids: Iterable[str] | None = None,
     ) -> list[ResultRow]:
         """Rows matching the filters, oldest first. ``latest_only`` keeps one row per configuration
         (:attr:`ResultRow.config`): the newest ``ok`` one, else the newest attempt, so a failed
-        rerun never hides a good measurement."""
+        rerun never hides a good measurement. An empty ``models``, ``targets`` or ``backends`` does
+        not filter (``report`` without ``--model``); ``job_ids`` is None for any job and an empty
+        collection for none, since ``--resume`` asks for the rows of the jobs it skips, and a
+        database without them must give no rows, not every row."""
+        if job_ids is not None:
+            job_ids = list(job_ids)
+            if not job_ids:
+                return []
         where, args = [], []
-        for col, values in (("model", models), ("target", targets), ("backend", backends), ("job_id", job_ids)):
+        for col, values in (("model", models), ("target", targets), ("backend", backends), ("job_id", job_ids or ())):
             values = list(values)
             if values:
                 where.append(f"{col} IN ({', '.join('?' for _ in values)})")
                 args += values
-        sql = f"SELECT {', '.join(COLUMNS)} FROM results"
+        # an older database is read as it is (a reader never migrates): the columns it lacks get defaults
+        have = self._readable_columns()
+        if not have:
+            return []
+        columns = [c for c in COLUMNS if c in have]
+        sql = f"SELECT {', '.join(columns)} FROM results"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY id"
         out = []
-        try:
-            records = self.conn.execute(sql, args).fetchall()
-        except sqlite3.DatabaseError as e:
-            raise DevbenchError(f"cannot read results database {self.path}: {e}") from None
-        for rec in records:
-            d = dict(zip(COLUMNS, rec, strict=True))
+        for rec in self._read(sql, args):
+            d = dict.fromkeys(COLUMNS) | dict(zip(columns, rec, strict=True))
             for f in fields(ResultRow):
                 if d[f.name] is None and f.default_factory is not MISSING:  # a column added after the row
                     d[f.name] = f.default_factory()
@@ -226,4 +310,22 @@ class ResultStore:
         return out
 
     def close(self) -> None:
-        self.conn.close()
+        if self.conn is not None:
+            self.conn.close()
+
+
+def save_aside(rows: Iterable[ResultRow], beside: Path) -> Path:
+    """Store rows their own database refused (locked by another program, a full disk) in a new
+    results database next to it, so nothing measured is lost. It is an ordinary devbench database:
+    ``report``, ``plot`` and ``run --resume`` take it as ``--db`` as it is."""
+    stem, suffix = f"{beside.stem}.unsaved-{time.strftime('%Y%m%d-%H%M%S')}", beside.suffix or ".sqlite"
+    path, n = beside.with_name(stem + suffix), 1
+    while path.exists():  # two saves in one second never share (or append to) a file
+        path, n = beside.with_name(f"{stem}-{n}{suffix}"), n + 1
+    store = ResultStore(path)
+    try:
+        for row in rows:
+            store.add(row)
+    finally:
+        store.close()
+    return path

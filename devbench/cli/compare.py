@@ -6,10 +6,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from devbench.bench import Interrupted
+from devbench.bench import Interrupted, NotStored
 from devbench.cli import add_target_arguments, csv_list, open_store
 from devbench.cli.run import add_measure_arguments, exit_code, explain, settings_from
-from devbench.compare import compare
+from devbench.compare import compare, comparisons
 from devbench.report import render, render_comparisons
 from devbench.stats import SAME_MARGIN
 
@@ -37,6 +37,10 @@ def run(args: argparse.Namespace) -> int:
     except Interrupted as e:  # no comparison from half the rounds: say what finished
         print(render(e.rows, args.format))
         return exit_code(e.rows, interrupted=True)
+    except NotStored as e:  # every round was measured: the answer, then where the rows went
+        print(render_comparisons(comparisons(e.rows, args.model[0]), args.format))
+        explain(e.rows, args.atol)
+        raise
     finally:
         store.close()
     print(render_comparisons(result, args.format))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from devbench.bench import DEFAULT_MEASURE, Interrupted, MeasureSettings, run_matrix
+from devbench.bench import DEFAULT_MEASURE, Interrupted, MeasureSettings, NotStored, run_matrix
 from devbench.check import DEFAULT_ATOL
 from devbench.cli import (
     add_db_argument,
@@ -87,21 +87,26 @@ def explain(rows: list[ResultRow], atol: float) -> None:
 
 
 def run_and_print(args: argparse.Namespace, models: list[str], targets: list[str], backends: list[str]) -> int:
-    """Run the matrix, print the table, and say why the exit code is not 0."""
+    """Run the matrix, print the table, and say why the exit code is not 0. When the database
+    refused rows, the table is printed all the same, before the error line that says where they went."""
     store = open_store(args)
-    interrupted = False
+    interrupted, not_stored = False, None
     try:
         rows = run_matrix(models, targets, backends, settings_from(args), store, targets_files=args.targets_file,
                           threads=args.threads, resume=getattr(args, "resume", False),
                           trust_new_host=args.trust_new_host, progress=not args.quiet)
     except Interrupted as e:  # print what finished; the rest is for --resume
         rows, interrupted = e.rows, True
+    except NotStored as e:
+        rows, not_stored = e.rows, e
     finally:
         store.close()
     print(render(rows, args.format))
     if len({r.backend for r in rows}) > 1 and args.format == "markdown":
         print("\nFastest backend per model and target:\n" + render_records(fastest(rows), args.format))
     explain(rows, args.atol)
+    if not_stored is not None:
+        raise not_stored
     print(f"results stored in {store.path}", file=sys.stderr)
     return exit_code(rows, interrupted)
 

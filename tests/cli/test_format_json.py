@@ -9,6 +9,7 @@ import pytest
 
 from devbench.cli import main
 from devbench.models import wrn_spec
+from devbench.results import ResultStore
 
 
 @pytest.fixture
@@ -18,11 +19,19 @@ def specs(tmp_path: Path) -> dict[str, Path]:
     return {"pruned": pruned.save(tmp_path / "pruned_x.json"), "base": base}
 
 
+def _empty_results(path: Path) -> Path:
+    """A results database with no rows yet (reading one that is not there is an error)."""
+    store = ResultStore(path)
+    store.prepare()
+    store.close()
+    return path
+
+
 CHEAP = {  # verbs that need no training, compiling or measuring
     "models": lambda t, s: ["models", "wrn_*"],
     "targets": lambda t, s: ["targets"],
     "board list": lambda t, s: ["board", "list", "--no-check"],
-    "report": lambda t, s: ["report", "--db", str(t / "results.db")],
+    "report": lambda t, s: ["report", "--db", str(_empty_results(t / "results.db"))],
     "family": lambda t, s: ["family", "--from", str(s["pruned"]), "--budgets", "0.3M,600k", "--out", str(t / "fam")],
     "reduce": lambda t, s: ["reduce", "--like", str(s["pruned"]), "--base", str(s["base"]), "--by", "width",
                             "--out", str(t / "red.json")],

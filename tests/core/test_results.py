@@ -88,12 +88,13 @@ def test_a_database_from_a_newer_devbench_is_refused_in_one_line(tmp_path):
 
 def test_two_processes_opening_one_new_database_at_once_both_get_it(tmp_path):
     """Two runs started together (two terminals, a job array): switching a new file to WAL mode
-    answered "database is locked" at once to one of them, in about half of such pairs."""
+    answered "database is locked" at once to one of them, in about half of such pairs. A run
+    prepares its store for writing before measuring; opening alone creates nothing."""
     for pair in range(5):
         path = tmp_path / f"r{pair}.sqlite"
         start = time.time() + 1.0  # both are past their imports by then
         code = (f"import time\nfrom devbench.results import ResultStore\nwhile time.time() < {start}: pass\n"
-                f"ResultStore({str(path)!r}).close()")
+                f"s = ResultStore({str(path)!r})\ns.prepare()\ns.close()")
         procs = [subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True) for _ in range(2)]
         for proc in procs:
             assert proc.wait(timeout=60) == 0, proc.stderr.read()
