@@ -6,7 +6,11 @@ import argparse
 import json
 from pathlib import Path
 
-from devbench.cli import add_text_format_argument, positive_int
+from devbench.cli import add_text_format_argument, count_up_to
+
+#: the most ``--workers`` (``--workers 100000`` is a typo, refused as other counts are); a local cluster is
+#: further held to this machine's cores (``Engine.default``), a --scheduler cluster's count only shapes the estimate
+MAX_WORKERS = 4096
 
 HELP = "the paper in one command: train, prune, reduce, retrain and time from a recipe; report the three claims"
 
@@ -21,7 +25,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="print the plan: every run, how many, how long (timed on this machine), and with --out "
                         "how many are stored")
     p.add_argument("--data-dir", help="where CIFAR lives (wins over the recipe's [dataset] data_dir)")
-    p.add_argument("--workers", type=positive_int,
+    p.add_argument("--workers", type=count_up_to(MAX_WORKERS, "workers"),
                    help="parallel training processes (default: one per core, one thread each; one per GPU)")
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="a dask scheduler (tcp://host:8786) whose workers see --out, instead of a local cluster")

@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from devbench.errors import DevbenchError
-from devbench.experiment.recipe import NetworkSection, Recipe, TrainingSection
+from devbench.experiment.recipe import DATASET_IMAGES, NetworkSection, Recipe, TrainingSection
 from devbench.models import ArchSpec, count_macs, count_params, get_family, get_spec
 from devbench.training.family import format_count
 from devbench.training.reduce import reduce
@@ -52,9 +52,6 @@ from devbench.training.reduce import reduce
 MACS_PER_S = {"cpu": 3e10, "cuda": 2.5e12}
 #: compile one network for one backend, and time one round of it (seconds; latency stage estimate)
 COMPILE_S, ROUND_S = 30.0, 2.0
-#: (train, test) images per dataset, for estimates only
-DATASET_IMAGES = {"fashion_mnist": (60_000, 10_000), "cifar10": (50_000, 10_000), "cifar100": (50_000, 10_000),
-                  "synthetic": (512, 256)}
 #: the sources whose change changes every stage's result
 CODE_PACKAGES = ("devbench.training", "devbench.models")
 TRAINING_KINDS = ("base", "reduced", "scratch", "family")
@@ -142,13 +139,17 @@ class Plan:
         return sum(s.seconds for s in self.stages)
 
     def seconds_left(self, stored: Collection[str] = ()) -> float:
-        """The estimated time of the stages not in ``stored`` on :attr:`workers` workers: their total
-        shared out, or their longest dependent chain if that is longer."""
+        """The estimated time of the stages not in ``stored`` as :mod:`devbench.experiment.run` runs them:
+        the training and pruning stages on :attr:`workers` workers (their total shared out, or their longest
+        dependent chain if that is longer), then the latency stages one after another, once the workers are
+        gone (a timing beside training would be unstable)."""
         left = [s for s in self.stages if s.name not in stored]
+        training = [s for s in left if s.kind != "latency"]
         finish: dict[str, float] = {}
-        for s in left:
+        for s in training:
             finish[s.name] = s.seconds + max((finish.get(u, 0.0) for u in s.upstream), default=0.0)
-        return max(sum(s.seconds for s in left) / self.workers, max(finish.values(), default=0.0))
+        parallel = max(sum(s.seconds for s in training) / self.workers, max(finish.values(), default=0.0))
+        return parallel + sum(s.seconds for s in left if s.kind == "latency")
 
     def describe(self, stored: Collection[str] = ()) -> str:
         """What ``devbench experiment --dry-run`` prints: every group of runs, how many, how long, and
@@ -229,6 +230,19 @@ def resolve_device(device: str | None) -> str:
     return device
 
 
+def check_here(device: str) -> None:
+    """That this machine can train on ``device``: a local cluster's workers and the throughput measurement
+    use it, and without a GPU torch fails deep inside either with a traceback."""
+    if device != "cuda":
+        return
+    import torch
+
+    if not torch.cuda.is_available():
+        build = "a CPU-only build" if torch.version.cuda is None else f"built for CUDA {torch.version.cuda}"
+        raise DevbenchError(f"--device cuda, but torch ({build}) finds no usable NVIDIA GPU on this machine; "
+                            "use --device cpu, or --scheduler for a cluster whose workers have GPUs")
+
+
 def make_plan(recipe: Recipe, device: str | None = None, macs_per_s: Mapping[str, float] | None = None,
               workers: int = 1) -> Plan:
     """The plan of ``recipe``; ``device`` defaults to cuda when there is one, the throughput of each base
@@ -274,9 +288,16 @@ def _budgets(net: NetworkSection, base: ArchSpec) -> list[tuple[str, dict[str, i
     params = count_params(base)
     if net.budgets is not None:
         return [(f"p{format_count(b)}", {"params": b}, b) for b in net.budgets]
-    floor = get_family(base.family).min_inner
-    prunable = sum(max(0, w - floor) for w in base.widths)
+    prunable = prunable_channels(base)
     return [(f"stage{s:04d}", {"stage": s}, int(params * max(0.05, 1 - s / prunable))) for s in net.stages or ()]
+
+
+def prunable_channels(spec: ArchSpec) -> int:
+    """How many channels pruning ``spec`` can remove: :meth:`devbench.training.prune.Pruner.prunable` of
+    the unpruned network, from the spec alone (no model built), so a recipe is checked as ``devbench
+    prune`` checks ``--prunes``."""
+    floor = get_family(spec.family).min_inner
+    return sum(max(0, w - floor) for w in spec.widths)
 
 
 def _network_stages(recipe: Recipe, net: NetworkSection, version: str, rate: float) -> list[Stage]:

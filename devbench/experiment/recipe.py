@@ -20,8 +20,8 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
-from pydantic_core import PydanticCustomError
+from pydantic import BaseModel, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from devbench.errors import DevbenchError
 from devbench.models.families import REDUCTIONS
@@ -29,6 +29,9 @@ from devbench.schema import STRICT, one_line, toml_line_of
 
 RECIPES_DIR = Path(__file__).resolve().parent / "recipes"
 METHODS = ("fisher", "l1", "random")
+#: (train, test) images per dataset: a recipe's subsets are checked against them, and plans estimate with them
+DATASET_IMAGES = {"fashion_mnist": (60_000, 10_000), "cifar10": (50_000, 10_000), "cifar100": (50_000, 10_000),
+                  "synthetic": (512, 256)}
 
 _Positive = Annotated[int, Field(ge=1, le=10**12)]
 _Count = int | str  # 120000 or "120k" / "1.2M", turned into an int by the validators
@@ -131,6 +134,20 @@ class LatencySection(_Section):
     backends: Annotated[list[_Name], Field(min_length=1)] = ["best"]
     rounds: Annotated[int, Field(ge=1, le=10_000)] = 10
 
+    @field_validator("targets")
+    @classmethod
+    def _targets(cls, names: list[str]) -> list[str]:
+        """Each target resolves as ``devbench run --target`` resolves it (target files, ``~/.ssh/config``
+        hosts), checked now without reaching a board: a typo would otherwise fail after all the training."""
+        from devbench.targets import check_target_name
+
+        for name in names:
+            try:
+                check_target_name(name)
+            except DevbenchError as e:
+                raise _invalid(str(e)) from None
+        return _unique(names, "targets")
+
     @field_validator("backends")
     @classmethod
     def _known(cls, names: list[str]) -> list[str]:
@@ -169,6 +186,19 @@ class NetworkSection(_Section):
         except DevbenchError as e:
             raise _invalid(str(e)) from None
         return name
+
+    @field_validator("prunes")
+    @classmethod
+    def _prunable(cls, prunes: int, info: ValidationInfo) -> int:
+        """No more prunes than the base has channels to remove: ``devbench prune``'s check, made before
+        the base network has trained for hours."""
+        from devbench.experiment.plan import prunable_channels
+        from devbench.models import get_spec
+
+        base = info.data.get("base")  # absent when the base itself failed
+        if base is not None and prunes > (available := prunable_channels(get_spec(base))):
+            raise _invalid(f"more than the {available} prunable channels of {base!r}")
+        return prunes
 
     @field_validator("budgets")
     @classmethod
@@ -228,12 +258,32 @@ class Recipe(_Section):
         """A network's own ``[network.training]`` / ``[network.pruning]`` fields win over the recipe's."""
         bases = [n.base for n in self.network]
         _unique(bases, "base networks")
+        self._check_subsets()
         merged = [n.model_copy(update={
             "training": self.training.model_copy(update=n.training.model_dump(exclude_unset=True)),
             "pruning": self.pruning.model_copy(update=n.pruning.model_dump(exclude_unset=True)),
         }) for n in self.network]
         object.__setattr__(self, "network", merged)
         return self
+
+    def _check_subsets(self) -> None:
+        """No subset larger than its split: a run would quietly use the whole split instead, and the
+        recipe would say something it does not do. Checked where each value is written (before the merge),
+        so the error names that line."""
+        sizes = DATASET_IMAGES.get(self.dataset.name)
+        if sizes is None:
+            return
+        sections: list[tuple[tuple[str | int, ...], BaseModel]] = [(("training",), self.training),
+                                                                   (("pruning",), self.pruning)]
+        sections += [(("network", i, part), getattr(net, part))
+                     for i, net in enumerate(self.network) for part in ("training", "pruning")]
+        for where, section in sections:
+            for name, images, split in (("train_subset", sizes[0], "training"), ("test_subset", sizes[1], "test")):
+                value = getattr(section, name, None)
+                if value is not None and value > images:
+                    problem = PydanticCustomError("recipe", f"{self.dataset.name}'s {split} set has {images} images")
+                    raise ValidationError.from_exception_data(
+                        type(self).__name__, [InitErrorDetails(type=problem, loc=(*where, name), input=value)])
 
 
 def shipped_recipes() -> list[str]:

@@ -262,8 +262,12 @@ class Engine:
 
     @classmethod
     def default(cls, device: str, workers: int | None = None, scheduler: str | None = None) -> Engine:
-        """One single-threaded worker per core on a CPU (one per GPU on CUDA) unless told otherwise."""
+        """One single-threaded worker per core on a CPU (one per GPU on CUDA) unless told otherwise; a
+        local cluster has at most one per core (more would only slow each other's training down)."""
         cores = len(os.sched_getaffinity(0))
+        if workers is not None and scheduler is None and workers > cores:
+            raise DevbenchError(f"--workers {workers} is more than the {cores} cores this process may use: a local "
+                                "cluster runs one training process per core (--scheduler reaches a larger cluster)")
         if workers is None:
             if device == "cuda":
                 import torch
@@ -334,10 +338,12 @@ def planned(recipe: Recipe, device: str | None = None, workers: int | None = Non
             scheduler: str | None = None) -> tuple[Plan, Engine]:
     """The plan of ``recipe`` and the engine it runs on: the device resolved once, the workers sized to it
     (what ``--dry-run`` prints and what a run does are one computation)."""
-    from devbench.experiment.plan import make_plan, resolve_device
+    from devbench.experiment.plan import check_here, make_plan, resolve_device
     from devbench.experiment.throughput import measure_recipe
 
     device = resolve_device(device)
+    if scheduler is None:  # a remote cluster's workers may have the GPU this machine lacks
+        check_here(device)
     engine = Engine.default(device, workers, scheduler)
     # a remote cluster's machines are not this one: its estimates keep the assumed figures
     rates = None if scheduler else measure_recipe(recipe, device, engine.threads)
@@ -446,7 +452,7 @@ def _run(plan: Plan, engine: Engine, chosen: list[Stage], out: Path, progress: b
     started = time.perf_counter()
     with (interrupts.watch(),  # SIGTERM too stops the workers, as Ctrl-C does, rather than orphaning them
           engine.client() if training else contextlib.nullcontext() as client):  # reached before anything runs
-        estimate = sum(s.seconds for s in training) / engine.workers + sum(s.seconds for s in latency)
+        estimate = plan.seconds_left({s.name for s in plan.stages} - {s.name for s in left})
         log.info("%s: %d stages done, %d to run (about %s on %d worker%s)", recipe.name, len(chosen) - len(left),
                  len(left), format_seconds(estimate), engine.workers, "s" if engine.workers != 1 else "")
         bar = tqdm(total=len(chosen), initial=len(chosen) - len(left), desc="stages", unit="stage",

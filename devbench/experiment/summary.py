@@ -25,7 +25,8 @@ from devbench.experiment.claims import (
     judge_scratch,
     overall,
 )
-from devbench.experiment.plan import DATASET_IMAGES, Plan, Stage, format_seconds
+from devbench.experiment.plan import Plan, Stage, format_seconds
+from devbench.experiment.recipe import DATASET_IMAGES
 from devbench.experiment.run import STAGE_JSON, TIMINGS_JSON, arm_of, is_done, pick_pruned, stage_dir
 from devbench.experiment.tables import ARMS, LatencyRow, NetworkRow, joined, to_csv, to_json
 
