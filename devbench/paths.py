@@ -19,6 +19,8 @@ from pathlib import Path
 
 from platformdirs import PlatformDirs
 
+from devbench.errors import DevbenchError
+
 # appauthor=False: no vendor folder on Windows. Its properties read the environment on every access.
 _DIRS = PlatformDirs("devbench", appauthor=False)
 
@@ -49,3 +51,25 @@ def user_targets_dir() -> Path:
 def known_hosts_path() -> Path:
     """devbench's own SSH known_hosts file, beside the user's ``~/.ssh/known_hosts``."""
     return _override("DEVBENCH_KNOWN_HOSTS", _DIRS.user_config_path / "known_hosts")
+
+
+def check_output_file(path: Path, name: str) -> Path:
+    """``path`` if a file can be written there, refused before the work that makes it (a profile or a
+    figure takes minutes, and failing after it loses them). ``name`` (``--plot``, ``--out``) leads
+    the message. A missing directory is refused rather than made: a typo must not scatter folders.
+    The file is opened for appending, which changes nothing in one that exists and is removed again
+    if it did not: the one test that also catches what permission bits cannot tell (``/proc``, a
+    read-only mount, a caller who is root)."""
+    if path.is_dir():
+        raise DevbenchError(f"{name} {path} is a directory; name a file in it")
+    if not path.parent.is_dir():
+        raise DevbenchError(f"{name} {path}: directory {path.parent} does not exist")
+    existed = path.exists()
+    try:
+        with path.open("ab"):
+            pass
+    except OSError as e:
+        raise DevbenchError(f"{name} {path}: cannot write there ({e.strerror})") from None
+    if not existed:
+        path.unlink()
+    return path

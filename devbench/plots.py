@@ -35,6 +35,7 @@ from matplotlib.ticker import LogFormatter
 from matplotlib.transforms import Bbox
 
 from devbench.errors import DevbenchError
+from devbench.paths import check_output_file
 from devbench.results import ResultRow
 
 #: file formats, chosen by the suffix of the output path
@@ -71,9 +72,7 @@ def check_output(out: str | Path) -> Path:
     path = Path(out).expanduser()
     if path.suffix.lower() not in FORMATS:
         raise DevbenchError(f"cannot write {path}: the file name must end in {', '.join(FORMATS)}")
-    if not path.parent.is_dir():
-        raise DevbenchError(f"directory {path.parent} does not exist")
-    return path
+    return check_output_file(path, "--out")
 
 
 def plottable(rows: Sequence[ResultRow], x: str | None = "params") -> list[ResultRow]:

@@ -66,6 +66,7 @@ from devbench.board.protocol import RunRequest
 from devbench.errors import DevbenchError
 from devbench.models import ArchSpec
 from devbench.models.families import get_family
+from devbench.paths import check_output_file
 from devbench.targets import get_target
 from devbench.transports import BoardJob, open_transport
 
@@ -578,9 +579,7 @@ def check_plot_path(out: str | Path) -> Path:
     out = Path(out)
     if out.suffix.lower() not in PLOT_FORMATS:
         raise DevbenchError(f"--plot {out}: the file must end in {', '.join(PLOT_FORMATS)}")
-    if not out.parent.is_dir():
-        raise DevbenchError(f"--plot {out}: directory {out.parent} does not exist")
-    return out
+    return check_output_file(out, "--plot")
 
 
 def plot_profiles(profiles: Sequence[Profile], out: str | Path, by: str = "block") -> Path:

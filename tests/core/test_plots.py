@@ -226,7 +226,7 @@ def test_cli_missing_directory_is_one_line_and_creates_nothing(tmp_path: Path,
     db = tmp_path / "results.sqlite"
     assert main(["plot", "--db", str(db), "--out", "/no/such/dir/x.png"]) == 2
     err = capsys.readouterr().err
-    assert err == "devbench: error: directory /no/such/dir does not exist\n"
+    assert err == "devbench: error: --out /no/such/dir/x.png: directory /no/such/dir does not exist\n"
     assert not Path("/no/such").exists() and not db.exists()
 
     assert main(["plot", "--db", str(db), "--out", str(tmp_path / "x.jpg")]) == 2
