@@ -35,8 +35,10 @@ def register_network(source: str | Path, name: str, to: str | Path | None = None
         raise DevbenchError(f"model name {name!r} must be letters, digits, '_', '.', '-' (starting with a letter)")
     if name in registry.list_models() and not (registry.SPEC_DIR / f"{name}.json").is_file():
         raise DevbenchError(f"{name!r} is a built-in network name; choose another")
-    run = rundir.load_run(source)  # checks that the weights fit the spec
     folder = Path(to) if to is not None else registry.SPEC_DIR
+    if folder.exists() and not folder.is_dir():
+        raise DevbenchError(f"--to {folder} is a file, not a folder; name a folder (made if missing)")
+    run = rundir.load_run(source)  # checks that the weights fit the spec
     spec_path, weights_path = folder / f"{name}.json", folder / f"{name}.pt"
     existing = [p for p in (spec_path, weights_path) if p.exists()]
     if existing and not force:
@@ -44,9 +46,12 @@ def register_network(source: str | Path, name: str, to: str | Path | None = None
     trained = {k: run.metrics[k] for k in PROVENANCE if run.metrics.get(k) is not None}
     spec = replace(run.spec, name=name, meta={**run.spec.meta, "trained": trained, "source": str(source)})
 
-    folder.mkdir(parents=True, exist_ok=True)
     tmp_weights, tmp_spec = (p.with_name(p.name + ".tmp") for p in (weights_path, spec_path))
-    shutil.copyfile(run.path / rundir.WEIGHTS, tmp_weights)
+    try:  # a parent that is a file, /proc, a read-only folder: only trying tells, so say it in one line
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(run.path / rundir.WEIGHTS, tmp_weights)
+    except OSError as e:
+        raise DevbenchError(f"--to {folder}: cannot write there ({e.strerror})") from None
     spec.save(tmp_spec)
     os.replace(tmp_weights, weights_path)
     os.replace(tmp_spec, spec_path)

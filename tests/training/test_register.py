@@ -1,6 +1,7 @@
 """Registering a run as a named model: the spec and weights pair the registry reads, and its refusals."""
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -48,3 +49,14 @@ def test_register_cli(tiny_run, tmp_path, capsys):
     assert ArchSpec.load(tmp_path / "cli_net.json").name == "cli_net"
     assert main(["register", "--from", str(tiny_run), "--name", "cli_net", "--to", str(tmp_path)]) == 2
     assert "already exists" in capsys.readouterr().err
+
+
+def test_register_to_a_file_or_an_unwritable_place_is_one_line(tiny_run, tmp_path, capsys):
+    afile = tmp_path / "afile"
+    afile.write_text("mine")
+    for to, message in ((afile, f"--to {afile} is a file, not a folder; name a folder (made if missing)"),
+                        (afile / "sub", f"--to {afile / 'sub'}: cannot write there (Not a directory)"),
+                        (Path("/proc/devbench-regto"), "--to /proc/devbench-regto: cannot write there (")):
+        assert main(["register", "--from", str(tiny_run), "--name", "ok1", "--to", str(to)]) == 2
+        assert capsys.readouterr().err.startswith(f"devbench: error: {message}")
+    assert afile.read_text() == "mine"
