@@ -72,16 +72,29 @@ class MeasureSettings:
 #: give the median of round medians an exact 95% interval (ranks 2 and 9) and kept the verdicts
 #: of benchmarks/reproducibility.py from flipping on this project's noisy 2-core CI machine.
 DEFAULT_MEASURE = {"warmup": 10, "repeats": 20, "min_time_s": 0.2, "max_time_s": 30.0, "rounds": 10}
+#: the bounds of a target file's [measure] min_time_s and max_time_s (``MeasureTable``), which
+#: --min-time and --max-time get too: a max time of 0 stops every round after one sample
+MIN_TIME_LIMIT_S = 3600.0
+MAX_TIME_LIMIT_S = 7 * 24 * 3600.0
 
 
 def settings_for(target: Target, settings: MeasureSettings) -> MeasureSettings:
     """Fill the unset measurement counts from the target (an emulated or slow board asks for few
-    repeats), then from the defaults."""
+    repeats), then from the defaults; the times must make sense together, wherever each came from."""
     filled = {k: v if (v := getattr(settings, k)) is not None else target.measure.get(k, default)
               for k, default in DEFAULT_MEASURE.items()}
+    min_s, max_s = float(filled["min_time_s"]), float(filled["max_time_s"])
+    if not 0 <= min_s <= MIN_TIME_LIMIT_S:
+        raise DevbenchError(f"min time {min_s:g} s (--min-time) must be from 0 to {MIN_TIME_LIMIT_S:g} s")
+    if not 0 < max_s <= MAX_TIME_LIMIT_S:
+        raise DevbenchError(f"max time {max_s:g} s (--max-time) must be greater than 0 and at most "
+                            f"{MAX_TIME_LIMIT_S:g} s: it stops a round's sampling")
+    if min_s > max_s:
+        raise DevbenchError(f"min time {min_s:g} s is more than max time {max_s:g} s on target {target.name} "
+                            f"(--min-time, --max-time or its [measure] table): a round cannot sample at least "
+                            f"{min_s:g} s and stop after {max_s:g} s")
     return replace(settings, warmup=int(filled["warmup"]), repeats=int(filled["repeats"]),
-                   min_time_s=float(filled["min_time_s"]), max_time_s=float(filled["max_time_s"]),
-                   rounds=int(filled["rounds"]))
+                   min_time_s=min_s, max_time_s=max_s, rounds=int(filled["rounds"]))
 
 
 @dataclass(frozen=True)
@@ -130,8 +143,11 @@ def load_model(name: str, seed: int = 0) -> LoadedModel:
 
 
 def backends_for(target: Target, backends: list[str]) -> list[str]:
-    """``backends`` checked against the registry and the target (``best``: all the target offers)."""
-    wanted = list(target.backends) if backends == [BEST] else backends
+    """``backends`` checked against the registry and the target. ``best`` stands for all the target
+    offers, also beside named ones (``onnxruntime,best``): a backend it adds twice is measured once."""
+    wanted: list[str] = []
+    for b in backends:
+        wanted += [x for x in (target.backends if b == BEST else [b]) if x not in wanted]
     for b in wanted:
         if b not in BACKENDS:
             raise DevbenchError(f"unknown backend {b!r}; known backends: {', '.join([*BACKENDS, BEST])}")
@@ -142,22 +158,50 @@ def backends_for(target: Target, backends: list[str]) -> list[str]:
     return wanted
 
 
+def named_once(what: str, names: list[str]) -> None:
+    """A name listed twice would make two jobs with one job id, whose rounds would pool into one
+    row with twice the rounds (and a comparison with a verdict nobody measured): one line instead."""
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise DevbenchError(f"{what} {name!r} is named twice")
+        seen.add(name)
+
+
+def check_unique(jobs: list[Job]) -> None:
+    """Rounds are gathered per job id: two jobs sharing one would be summarised as one job."""
+    seen: dict[str, Job] = {}
+    for job in jobs:
+        other = seen.get(job.job_id)
+        seen[job.job_id] = job
+        if other is not None:
+            raise DevbenchError(f"two jobs share job id {job.job_id}: {other.model.name} on {other.target.name} with "
+                                f"{other.backend}, and {job.model.name} on {job.target.name} with {job.backend}; "
+                                f"their rounds would be pooled into one row")
+
+
 def make_jobs(models: list[str], targets: list[Target], backends: list[str], settings: MeasureSettings) -> list[Job]:
-    """The models x targets x backends matrix. ``best`` stands for every backend a target offers;
-    a backend a target does not offer is an error."""
+    """The models x targets x backends matrix, each job once. ``best`` stands for every backend a
+    target offers; a backend a target does not offer, or a name listed twice, is an error."""
+    named_once("model", models)
+    named_once("target", [t.name for t in targets])
+    named_once("backend", backends)
     for t in targets:
         cores = os.cpu_count() or 1
         if t.transport == "local" and t.threads > cores:
             raise DevbenchError(f"target {t.name}: {t.threads} threads on a machine with {cores} cores would "
                                 f"measure the scheduler, not the network (--threads {cores} at most)")
     per_target = {t.name: backends_for(t, backends) for t in targets}
+    filled = {t.name: settings_for(t, settings) for t in targets}  # a wrong time: one line before loading
     loaded = [load_model(m, settings.seed) for m in models]
     if settings.accuracy:
         from devbench.accuracy import dataset_of
 
         for m in loaded:
             dataset_of(m)  # a network with random weights or no dataset: one line before any work
-    return [Job(m, t, b, settings_for(t, settings)) for t in targets for m in loaded for b in per_target[t.name]]
+    jobs = [Job(m, t, b, filled[t.name]) for t in targets for m in loaded for b in per_target[t.name]]
+    check_unique(jobs)
+    return jobs
 
 
 def example_batch(spec: ArchSpec, batch: int, seed: int) -> np.ndarray:
@@ -291,6 +335,7 @@ def run_jobs(
     refuses (another program holds the database) are measured all the same: they go to a database
     beside it (:func:`~devbench.results.save_aside`) and :class:`NotStored` carries them.
     """
+    check_unique(jobs)
     store.prepare()  # a database that cannot be written: one line now, not after the measuring
     rows: list[ResultRow] = []
     if resume:  # the stored rows of the jobs skipped, so the table shows the whole matrix

@@ -83,8 +83,6 @@ def compare(models: list[str], targets: Sequence[str] = ("local",), backends: Se
 
     if len(models) < 2:
         raise DevbenchError("compare needs at least two models: the baseline first, then the others")
-    if len(set(models)) != len(models):
-        raise DevbenchError("compare: a model is named twice")
     rows = run_matrix(models, list(targets), list(backends), settings, store, targets_files=list(targets_files),
                       threads=threads, trust_new_host=trust_new_host, progress=progress)
     return comparisons(rows, models[0]), rows
