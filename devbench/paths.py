@@ -32,9 +32,17 @@ def _override(variable: str, default: Path) -> Path:
 
 
 def cache_dir(*parts: str) -> Path:
-    """``parts`` under the cache directory, created if missing."""
-    path = _override("DEVBENCH_CACHE_DIR", _DIRS.user_cache_path).joinpath(*parts)
-    path.mkdir(parents=True, exist_ok=True)
+    """``parts`` under the cache directory, created if missing. A cache directory that cannot be
+    made (a file, ``/proc``) is the user's setting, so it is one line naming it, wherever the cache
+    is first touched: the host-CPU memo when a target is loaded, the artifacts, the tuning records."""
+    root = _override("DEVBENCH_CACHE_DIR", _DIRS.user_cache_path)
+    path = root.joinpath(*parts)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        named = "DEVBENCH_CACHE_DIR" if os.environ.get("DEVBENCH_CACHE_DIR") else "the cache directory"
+        raise DevbenchError(f"{named} {root} cannot hold devbench's cache: making {path} failed ({e.strerror}); "
+                            "set DEVBENCH_CACHE_DIR to a folder devbench can write") from None
     return path
 
 

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from devbench import paths
+from devbench.errors import DevbenchError
+from tests.conftest import run_cli
 
 VARIABLES = ("DEVBENCH_CACHE_DIR", "DEVBENCH_DB", "DEVBENCH_TARGETS_DIR", "DEVBENCH_KNOWN_HOSTS",
              "XDG_CACHE_HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME")
@@ -51,3 +53,17 @@ def test_devbench_variables_win_and_empty_ones_do_not(home: Path, monkeypatch: p
     assert (cache, db, targets) == (home / "mycache", home / "r.sqlite", home / "t") and cache.is_dir()
     monkeypatch.delenv("DEVBENCH_KNOWN_HOSTS")
     assert known_hosts == paths.known_hosts_path()
+
+
+@pytest.mark.parametrize("where", ["afile", "afile/sub", "/proc/devbench-cache"])
+def test_a_cache_dir_that_cannot_be_made_is_one_line(home: Path, monkeypatch: pytest.MonkeyPatch, where: str) -> None:
+    (home / "afile").write_text("mine")
+    root = home / where
+    monkeypatch.setenv("DEVBENCH_CACHE_DIR", str(root))
+    with pytest.raises(DevbenchError, match=rf"^DEVBENCH_CACHE_DIR {root} cannot hold devbench's cache: making "
+                                            rf"{root}/artifacts failed \(.*\); set DEVBENCH_CACHE_DIR to a folder"):
+        paths.cache_dir("artifacts")
+    done = run_cli("compile", "--model", "resnet8", "--backend", "onnxruntime")
+    assert done.returncode == 2 and done.stderr.startswith(f"devbench: error: DEVBENCH_CACHE_DIR {root} cannot")
+    assert len(done.stderr.splitlines()) == 1
+    assert (home / "afile").read_text() == "mine"
