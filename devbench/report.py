@@ -10,7 +10,7 @@ import csv
 import io
 import json
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -112,25 +112,35 @@ DATA_COLUMNS: list[tuple[str, Any]] = [
 ]
 
 
+def _columns(fmt: str) -> list[tuple[str, Any]]:
+    return TABLE_COLUMNS if fmt == "markdown" else DATA_COLUMNS
+
+
 def table_rows(rows: Sequence[ResultRow], fmt: str = "markdown") -> list[dict[str, Any]]:
-    columns = TABLE_COLUMNS if fmt == "markdown" else DATA_COLUMNS
-    return [{name: get(r) for name, get in columns} for r in rows]
+    return [{name: get(r) for name, get in _columns(fmt)} for r in rows]
 
 
 def _fmt(value: Any) -> Any:
+    """A markdown cell: our number formatting, and text that cannot end the cell or the row (a
+    ``|`` in a model's name or an error message would shift every column after it)."""
     if isinstance(value, float):
         return f"{value:.3g}" if abs(value) < 1e-2 and value != 0 else f"{value:.3f}"
+    if isinstance(value, str):
+        return value.replace("\n", " ").replace("|", "\\|")
     return "" if value is None else value
 
 
-def render_records(records: Sequence[dict[str, Any]], fmt: str = "markdown") -> str:
-    """Render plain records (one dict per row, same keys) as markdown, CSV or JSON."""
+def render_records(records: Sequence[dict[str, Any]], fmt: str = "markdown",
+                   columns: Sequence[str] = ()) -> str:
+    """Render plain records (one dict per row, same keys) as markdown, CSV or JSON. ``columns``
+    names the CSV header when there are no records: a program reading it still finds its columns."""
     if fmt == "json":
         return json.dumps(list(records), indent=2, default=str)
     if fmt == "csv":
         buf = io.StringIO()
-        if records:
-            writer = csv.DictWriter(buf, fieldnames=list(records[0]), lineterminator="\n")
+        header = list(records[0]) if records else list(columns)
+        if header:
+            writer = csv.DictWriter(buf, fieldnames=header, lineterminator="\n")
             writer.writeheader()
             writer.writerows(records)
         return buf.getvalue()
@@ -143,11 +153,17 @@ def render_records(records: Sequence[dict[str, Any]], fmt: str = "markdown") -> 
                     disable_numparse=True, colalign=["right" if n else "left" for n in numeric])
 
 
+def full_record(r: ResultRow) -> dict[str, Any]:
+    """Every field of a row (samples and environment included), the fields it shares with the
+    plain JSON written the same way: the time in ISO 8601, no interval for an unstable row."""
+    return asdict(r) | {"created": _iso(r.created), "ci95_low_ms": _ci(r, "low"), "ci95_high_ms": _ci(r, "high")}
+
+
 def render(rows: Sequence[ResultRow], fmt: str = "markdown", full: bool = False) -> str:
     """Render result rows; ``full`` JSON includes every field, samples and environment included."""
     if fmt == "json" and full:
-        return json.dumps([asdict(r) for r in rows], indent=2, default=str)
-    return render_records(table_rows(rows, fmt), fmt)
+        return json.dumps([full_record(r) for r in rows], indent=2, default=str)
+    return render_records(table_rows(rows, fmt), fmt, [name for name, _ in _columns(fmt)])
 
 
 def render_report(rows: Sequence[ResultRow], fmt: str = "markdown", full: bool = False) -> str:
@@ -191,7 +207,7 @@ def render_comparisons(comparisons: Sequence[Comparison], fmt: str = "markdown")
     """``devbench compare``'s answer: JSON and CSV with every field, markdown as a sentence per pair."""
     records = [c.as_dict() for c in comparisons]
     if fmt != "markdown":
-        return render_records(records, fmt)
+        return render_records(records, fmt, [f.name for f in fields(Comparison)])
     table = [{
         "model": c.model, "baseline": c.baseline, "target": c.target + (" (emulated)" if c.emulated else ""),
         "backend": c.backend, "ratio": c.ratio,
