@@ -23,11 +23,19 @@ from devbench.report import render_records
 HELP = "per-block profile: each runtime's own profiler, operators mapped to the spec's stages and blocks"
 
 
+def one_backend(text: str) -> str:
+    """argparse type for ``--backend``: `run` takes a list, but a profile's table compares models
+    under one runtime, so a list is refused by name rather than looked up as one unknown backend."""
+    if "," in text:
+        raise argparse.ArgumentTypeError(f"{text!r}: profile takes one backend; run it once per backend")
+    return text
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", type=csv_list, required=True,
                    help="models, comma-separated: the first is the baseline (e.g. pruned_resnet,reduced_resnet)")
     add_target_arguments(p)
-    p.add_argument("--backend", help="one backend (default: the target's first)")
+    p.add_argument("--backend", type=one_backend, help="one backend (default: the target's first)")
     p.add_argument("--batch", type=positive_int, default=1, help="batch size (default: 1)")
     p.add_argument("--warmup", type=positive_int, help="untimed runs before profiling (default: the target's, or 10)")
     p.add_argument("--repeats", type=positive_int,

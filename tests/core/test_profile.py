@@ -188,3 +188,10 @@ def test_cli_refuses_a_plot_it_cannot_write(tmp_path: Path) -> None:
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "devbench: error:" in proc.stderr
     proc = run_cli("profile", "--model", "resnet8", "--plot", str(tmp_path / "missing" / "x.png"))
     assert proc.returncode == 2 and "does not exist" in proc.stderr
+
+
+def test_cli_says_profile_takes_one_backend() -> None:
+    proc = run_cli("profile", "--model", "resnet8", "--backend", "onnxruntime,torch")
+    assert (proc.returncode, proc.stderr) == (2, "devbench: error: argument --backend: 'onnxruntime,torch': profile "
+                                                 "takes one backend; run it once per backend (see devbench profile "
+                                                 "--help)\n")
