@@ -41,10 +41,11 @@ def test_compare_prints_ratio_ci_and_verdict_as_json(tmp_path: Path) -> None:
 
 
 def test_compare_needs_two_distinct_models() -> None:
-    for models in ("pruned_resnet", "pruned_resnet,pruned_resnet"):
+    for models, says in (("pruned_resnet", "compare needs at least two models"),
+                         ("pruned_resnet,pruned_resnet", "model 'pruned_resnet' is named twice")):
         proc = run_cli("compare", "--model", models, "--backend", "onnxruntime")
         assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
-        assert proc.stderr.startswith("devbench: error: compare")
+        assert proc.stderr.startswith(f"devbench: error: {says}")
 
 
 class GarbageTransport(local_transport.LocalTransport):
