@@ -31,3 +31,12 @@ def test_the_probe_asks_the_cuda_driver_itself(gpu_target) -> None:
     """This machine's real answer: a count where a driver is installed, else the reason."""
     gpus = probe(gpu_target)["hardware"]["cuda_gpus"]
     assert (isinstance(gpus, int) and gpus >= 0) or (isinstance(gpus, str) and "CUDA" in gpus)
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_json_beside_a_format_is_refused_not_ignored(fmt: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from devbench.cli import main
+
+    assert main(["doctor", "--target", "local", "--json", "--format", fmt]) == 2
+    assert capsys.readouterr().err == (f"devbench: error: --json prints the board's raw probe and --format {fmt} "
+                                       "another document; give one of them\n")
