@@ -48,6 +48,8 @@ X_LABELS = {"params": "parameters (M)", "macs": "MACs (M)"}
 MARKER_SIZE = 5.5
 LABEL_SIZE = 6
 PARETO_LABEL = "Pareto front (lowest error for its latency)"
+#: what a hollow marker means: its latency has no interval to trust (README: "points without an interval")
+HOLLOW = "unstable or no CI"
 #: where a point's name may go, nearest first: offset in points from the point, and the text's alignment
 _SPOTS = [(dx * k, dy * k, ha, va) for k in (1.0, 2.5) for dx, dy, ha, va in (
     (4, 3, "left", "bottom"), (4, -3, "left", "top"), (-4, 3, "right", "bottom"), (-4, -3, "right", "top"),
@@ -134,19 +136,32 @@ def _series_name(family: str, arm: str) -> str:
     return f"{family or 'unknown family'} {arm or 'unknown arm'}"
 
 
+def _untrusted(r: ResultRow) -> bool:
+    """A latency without a trusted interval: unstable, or too few rounds for one. Drawn hollow, as a
+    solid marker with no bar would look like an interval too tight to see."""
+    return bool(r.unstable) or r.ci95_low_ms is None or r.ci95_high_ms is None
+
+
+def _point_name(r: ResultRow, batches: set[int]) -> str:
+    """The model's name, with its batch where the panel holds several batches (two points of one
+    model would otherwise carry the same name)."""
+    return f"{r.model} (batch {r.batch})" if len(batches) > 1 else r.model
+
+
 def _scatter(ax: Axes, rows: Sequence[ResultRow], xy: Callable[[ResultRow], tuple[float, float]],
              ci: bool, hollow_unstable: bool) -> list[_Point]:
     """One marker series per (family, arm), unjoined; 95% CI bars (``ci``) only for stable rows
-    that have an interval. Returns the points, for the names."""
+    that have an interval, the others hollow (``hollow_unstable``). Returns the points, for the names."""
     series: dict[tuple[str, str], list[ResultRow]] = defaultdict(list)
     for r in rows:
         series[(r.family, r.arm)].append(r)
+    batches = {r.batch for r in rows}
     points = []
     for (family, arm), items in sorted(series.items()):
         colour, marker, name = _colour(family), ARM_MARKERS.get(arm, "X"), _series_name(family, arm)
-        shaky = [r for r in items if hollow_unstable and r.unstable]
+        shaky = [r for r in items if hollow_unstable and _untrusted(r)]
         solid = [r for r in items if r not in shaky]
-        for group, face, label in ((solid, colour, name), (shaky, "none", f"{name} (unstable)")):
+        for group, face, label in ((solid, colour, name), (shaky, "none", f"{name} ({HOLLOW})")):
             if group:
                 xs, ys = zip(*(xy(r) for r in group), strict=True)
                 ax.plot(xs, ys, linestyle="none", marker=marker, markersize=MARKER_SIZE, color=colour,
@@ -158,19 +173,19 @@ def _scatter(ax: Axes, rows: Sequence[ResultRow], xy: Callable[[ResultRow], tupl
                 low, high = min(r.ci95_low_ms, y), max(r.ci95_high_ms, y)
                 ax.errorbar([x], [y], yerr=[[y - low], [high - y]], fmt="none", ecolor=colour,
                             elinewidth=0.8, capsize=2, alpha=0.8, zorder=2)
-            points.append(_Point(x, y, r.model, low, high))
+            points.append(_Point(x, y, _point_name(r, batches), low, high))
     return points
 
 
 def _legend_handles(rows: Sequence[ResultRow], hollow_unstable: bool) -> list[Line2D]:
     """Proxy entries, one per (family, arm) shown (filled, whatever its rows' stability), and one
-    for "hollow means unstable" when any row is drawn hollow."""
+    for "hollow means no trusted interval" when any row is drawn hollow."""
     handles = [Line2D([], [], linestyle="none", marker=ARM_MARKERS.get(arm, "X"), markersize=MARKER_SIZE,
                       color=_colour(family), label=_series_name(family, arm))
                for family, arm in sorted({(r.family, r.arm) for r in rows})]
-    if hollow_unstable and any(r.unstable for r in rows):
+    if hollow_unstable and any(_untrusted(r) for r in rows):
         handles.append(Line2D([], [], linestyle="none", marker="o", markersize=MARKER_SIZE, color="0.3",
-                              markerfacecolor="none", label="hollow: unstable (no CI)"))
+                              markerfacecolor="none", label=f"hollow: {HOLLOW}"))
     return handles
 
 

@@ -95,7 +95,7 @@ def test_latency_panels_title_and_legend() -> None:
     for arm in ("pruned", "reduced", "scratch", "base"):
         assert any(arm in t for t in legend), (arm, legend)
     assert {"resnet pruned", "wrn pruned", "resnet reduced", "wrn reduced"} <= set(legend)
-    assert "hollow: unstable (no CI)" in legend
+    assert "hollow: unstable or no CI" in legend
     assert all(ax.get_yscale() == "log" for ax in fig.axes)
 
 
@@ -105,20 +105,35 @@ def test_no_line_joins_points_and_each_series_is_one_family_and_arm() -> None:
     for ax in fig.axes:
         series = [line for line in ax.get_lines() if not line.get_label().startswith("_")]
         labels = [line.get_label() for line in series]
-        assert len(labels) == len(set(labels)) and "resnet scratch" in labels
+        assert len(labels) == len(set(labels)) and "resnet scratch (unstable or no CI)" in labels
         for line in series:
-            assert len(line.get_label().removesuffix(" (unstable)").split()) == 2  # "<family> <arm>"
+            assert len(line.get_label().removesuffix(" (unstable or no CI)").split()) == 2  # "<family> <arm>"
 
 
 def test_unstable_is_hollow_and_rows_without_a_trusted_interval_have_no_error_bar() -> None:
     fig = plot_latency(measured())
     for ax in fig.axes:
-        (hollow,) = [line for line in ax.get_lines() if line.get_label() == "wrn pruned (unstable)"]
-        assert hollow.get_markerfacecolor() == "none"
+        for label in ("wrn pruned (unstable or no CI)", "resnet scratch (unstable or no CI)"):
+            (hollow,) = [line for line in ax.get_lines() if line.get_label() == label]
+            assert hollow.get_markerfacecolor() == "none"  # unstable, and too few rounds for an interval
         bars = error_bar_xs(ax)
         assert round(0.25, 6) not in bars  # the unstable pruned_wrn
         assert round(0.305, 6) not in bars  # scratch_resnet, no interval
         assert {round(0.3, 6), round(0.31, 6), round(0.26, 6)} <= bars
+
+
+def test_a_row_without_an_interval_is_hollow_even_when_alone() -> None:
+    fig = plot_latency([row("scratch_resnet", "resnet", "scratch", 305_000, 1.25, ci=None)])
+    (point,) = [line for line in fig.axes[0].get_lines() if not line.get_label().startswith("_")]
+    assert point.get_markerfacecolor() == "none" and "hollow: unstable or no CI" in texts(fig.legends[0])
+
+
+def test_batches_of_one_model_in_one_panel_are_named_apart() -> None:
+    one, two = row("resnet56", "resnet", "base", 855_770, 2.0), row("resnet56", "resnet", "base", 855_770, 3.0)
+    two.batch, two.job_id = 2, two.job_id + "/b2"
+    names = sorted(t.get_text() for t in plot_latency([one, two]).axes[0].texts)
+    assert names == ["resnet56 (batch 1)", "resnet56 (batch 2)"]
+    assert [t.get_text() for t in plot_latency([one]).axes[0].texts] == ["resnet56"]
 
 
 def test_failed_rows_are_not_drawn_and_macs_on_request() -> None:
