@@ -366,7 +366,8 @@ def run_jobs(
             interrupted = True
     if unsaved:
         try:
-            where = f"saved in {save_aside(unsaved, store.path)} (a results database of its own: give it as --db)"
+            aside = save_aside(unsaved, store.path)
+            where = f"saved in {aside}, a results database of its own (`devbench report --db {aside}` shows them)"
         except DevbenchError as e:
             where = f"not saved elsewhere either ({e}): the table printed is all that is left of them"
         raise NotStored(rows, f"{refusal[0]}; the {len(unsaved)} row(s) it did not store are {where}")
