@@ -36,6 +36,7 @@ from devbench.check import DEFAULT_ATOL, compare_outputs
 from devbench.errors import DevbenchError
 from devbench.models import ArchSpec, build_model, count_macs, count_params, load_weights, resolve
 from devbench.models.provenance import arm, trained_error
+from devbench.paths import cache_dir
 from devbench.results import ResultRow, ResultStore, save_aside
 from devbench.stats import check_samples, instability, summarize
 from devbench.targets import Target, get_target
@@ -295,7 +296,9 @@ def summarise_job(done: Rounds, top1_error: float | None = None) -> ResultRow:
         between_round_cv=summary.between_round_cv, unstable=instability(summary, conditions),
         max_abs_err=check.max_abs_err, top1_agreement=check.top1_agreement, output_check=output_check,
         params=count_params(spec), macs=count_macs(spec, batch=s.batch), weights=job.model.weights,
-        arm=arm(spec), family=spec.family, top1_error=top1_error, trained_error=trained_error(spec),
+        arm=arm(spec), family=spec.family, top1_error=top1_error,
+        # the error training recorded is this network's only with the weights it was recorded for
+        trained_error=trained_error(spec) if job.model.weights == "trained" else None,
         tuned=bool(artifact.meta.get("tuned", False)), trials=int(artifact.meta.get("trials", 0)),
         tuning_db=str(artifact.meta.get("tuning_db", "")), tuning_choice=s.tuning if "tuned" in artifact.meta else "",
         tuned_via=str(artifact.meta.get("tuned_via", "")), emulated=job.target.emulated, artifact_key=artifact.key,
@@ -337,6 +340,7 @@ def run_jobs(
     """
     check_unique(jobs)
     store.prepare()  # a database that cannot be written: one line now, not after the measuring
+    cache_dir()  # nor a cache folder that cannot be made: as a compile error it would be an error row
     rows: list[ResultRow] = []
     if resume:  # the stored rows of the jobs skipped, so the table shows the whole matrix
         done_ids = store.done_job_ids() & {j.job_id for j in jobs}

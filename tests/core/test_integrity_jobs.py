@@ -36,3 +36,34 @@ def test_run_jobs_refuses_two_jobs_with_one_id_before_measuring(tmp_path: Path) 
     finally:
         store.close()
     assert not db.exists()
+
+
+def test_a_cache_folder_that_cannot_be_made_is_one_line_before_any_row(tmp_path: Path, monkeypatch) -> None:
+    """Found in the compile phase, it became an error row (exit 1) for what is the user's setting."""
+    (tmp_path / "afile").write_text("")
+    monkeypatch.setenv("DEVBENCH_CACHE_DIR", str(tmp_path / "afile"))
+    jobs = make_jobs(["resnet8"], [get_target("local")], ["onnxruntime"], QUICK)
+    store = ResultStore(tmp_path / "r.sqlite")
+    try:
+        with pytest.raises(DevbenchError, match="DEVBENCH_CACHE_DIR"):
+            run_jobs(jobs, store, progress=False)
+        assert store.rows() == []
+    finally:
+        store.close()
+
+
+def test_a_network_timed_with_random_weights_has_no_recorded_error(tmp_path: Path) -> None:
+    """A shipped spec copied without its weights file keeps the test error its training recorded;
+    shown beside random weights, it was an error rate no network of the row has."""
+    spec = Path(__file__).parents[2] / "models" / "specs" / "pruned_resnet.json"
+    copy = tmp_path / "pruned_copy.json"
+    copy.write_text(spec.read_text())
+    store = ResultStore(tmp_path / "r.sqlite")
+    try:
+        rows = run_jobs(make_jobs(["pruned_resnet", str(copy)], [get_target("local")], ["onnxruntime"], QUICK),
+                        store, progress=False)
+    finally:
+        store.close()
+    random, trained = sorted(rows, key=lambda r: r.weights)
+    assert (trained.weights, random.weights) == ("trained", "random")
+    assert trained.trained_error is not None and random.trained_error is None
