@@ -6,7 +6,7 @@ import argparse
 import json
 from dataclasses import asdict
 
-from devbench.cli import add_target_arguments, add_text_format_argument, csv_list, non_negative_float, positive_int
+from devbench.cli import add_target_arguments, add_text_format_argument, count_up_to, csv_list, non_negative_float
 
 HELP = "tune a network's TVM kernels for a target (reused by every later compile and run)"
 
@@ -16,12 +16,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="registered name(s) or spec JSON file(s), comma-separated: each network reuses "
                         "the kernels of those before it (--trials then counts per network; --format json gives a list)")
     add_target_arguments(p)
-    p.add_argument("--trials", type=positive_int,
+    p.add_argument("--trials", type=trial_count,
                    help="measured candidates in all (default: the seeding's few per new conv plus "
                         "32 per kernel left to search)")
-    p.add_argument("--time-budget", type=non_negative_float, metavar="MIN",
+    p.add_argument("--time-budget", type=minutes, metavar="MIN",
                    help="stop after this many minutes (for each network)")
-    p.add_argument("--trials-per-task", type=positive_int, help="cap per kernel (default: trials / new kernels)")
+    p.add_argument("--trials-per-task", type=trial_count, help="cap per kernel (default: trials / new kernels)")
     p.add_argument("--retune", action="store_true",
                    help="also search kernels the database already has (adds trials; the best record wins)")
     p.add_argument("--no-seed", dest="seed", action="store_false",
@@ -30,6 +30,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--trust-new-host", action="store_true",
                    help="accept and remember the host key of an SSH board seen for the first time")
     add_text_format_argument(p)
+
+
+def trial_count(text: str) -> int:
+    """argparse type for ``--trials`` and ``--trials-per-task``: a positive count up to the tuner's bound."""
+    from devbench.tuning.tune import MAX_TRIALS
+
+    return count_up_to(MAX_TRIALS, "trials")(text)
+
+
+def minutes(text: str) -> float:
+    """argparse type for ``--time-budget``: a limit of 0 minutes would stop tuning before it starts, so like
+    every time limit of devbench (a target file's timeouts, ``max_time_s``) it must be more than 0."""
+    value = non_negative_float(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of minutes (omit it for no budget)")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:

@@ -33,6 +33,9 @@ TRIALS_PER_ITER = 32
 #: kernels (pools, layout transforms, the classifier): a first round gets them near their best, and
 #: a default of thousands of trials took hours on an emulated board for a few percent of a network
 DEFAULT_TRIALS_PER_KERNEL = TRIALS_PER_ITER
+#: the most trials (in all, or per kernel) one call may ask for: a network's kernels are near their best
+#: after a few thousand, and 100 000 already take days on a board (``--trials 99999999999`` is a typo)
+MAX_TRIALS = 100_000
 #: what a Ctrl-C that could not wait for the batch in flight leaves
 KEPT_ON_INTERRUPT = "tuning stopped; the database keeps every batch measured before"
 
@@ -105,9 +108,13 @@ def tune(
     """
     from devbench.native_log import native_stderr
 
-    if trials is not None and trials <= 0:
-        raise DevbenchError(f"trials must be a positive integer, got {trials}")
-    _check_local_gpu(target)
+    for name, count in (("trials", trials), ("max_trials_per_task", max_trials_per_task)):
+        if count is not None and not 0 < count <= MAX_TRIALS:
+            raise DevbenchError(f"{name} must be a positive integer of at most {MAX_TRIALS}, got {count}")
+    if time_budget_min is not None and not 0 < time_budget_min < math.inf:
+        # 0 is no budget to 'if time_budget_min' below, the opposite of what it says
+        raise DevbenchError(f"time_budget_min must be a positive number of minutes, got {time_budget_min}")
+    check_target(target)
     # the stack: the builder and runner (an SSH board's RPC server), stopped on the way out, after
     # the signal handlers are back; native_stderr: TVM's C++ warnings (`Unknown schedule rule ...`)
     # through logging, shown with -v
@@ -119,9 +126,14 @@ def tune(
                          batch, search_strategy, verbose, retune, seed, measurers)
 
 
-def _check_local_gpu(target: Target) -> None:
-    """A CUDA target measured on this machine needs its GPU here: without one every candidate fails,
-    after minutes of building them."""
+def check_target(target: Target) -> None:
+    """That tuning for ``target`` can be of use and can run, before the builder and runner start: the
+    target offers the tvm backend (nothing else reads a tuning), and a CUDA target measured on this
+    machine has its GPU here (without one every candidate fails, after minutes of building them)."""
+    if "tvm" not in target.backends:
+        raise DevbenchError(f"target {target.name} does not offer the tvm backend (its backends: "
+                            f"{', '.join(target.backends)}), and only tvm reads a tuning; add tvm to backends in "
+                            f"{target.source or 'its target file'} to tune for it")
     if target.transport != "local" or target.device != "cuda":
         return
     from devbench.board.protocol import no_gpu_reason
@@ -151,6 +163,7 @@ def tune_each(networks: Sequence[ArchSpec], target: Target, trials: int | None =
     Each network after the first reuses the kernels of those before it, and the builder and runner
     the first started.
     """
+    check_target(target)
     with Measurers(target, options.get("trust_new_host", False)) as measurers:
         for network in networks:
             yield tune(network, target, trials, measurers=measurers, **options)
