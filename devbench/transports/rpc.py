@@ -10,8 +10,12 @@ with the board runner's own :func:`~devbench.board.protocol.timing_loop`.
 
 from __future__ import annotations
 
+import contextlib
 import gc
+import logging
+import socket
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -20,6 +24,9 @@ from devbench.board.protocol import timing_loop
 from devbench.errors import DevbenchError
 from devbench.targets import Target
 from devbench.transports.base import BoardJob
+
+#: how long the tracker's TCP connect may take (an SSH target's default connect_timeout_s)
+CONNECT_TIMEOUT_S = 10.0
 
 
 class RPCTransport:
@@ -39,8 +46,16 @@ class RPCTransport:
         from tvm import rpc
 
         where = f"{self.rpc.tracker_host}:{self.rpc.tracker_port}"
+        # TVM's own connect retries a refused connection for a minute, a warning line every 5 s; nothing
+        # listening is a mistake in the target file (or a tracker not started), known at the first try
         try:
-            tracker = rpc.connect_tracker(self.rpc.tracker_host, self.rpc.tracker_port)
+            socket.create_connection((self.rpc.tracker_host, self.rpc.tracker_port), timeout=CONNECT_TIMEOUT_S).close()
+        except OSError as e:
+            raise DevbenchError(f"cannot reach the RPC tracker of {self.target.name} at {where}: "
+                                f"{e.strerror or e}") from None
+        try:
+            with _quiet_tvm_rpc():
+                tracker = rpc.connect_tracker(self.rpc.tracker_host, self.rpc.tracker_port)
         except Exception as e:
             raise DevbenchError(f"cannot reach the RPC tracker of {self.target.name} at {where}: {e}") from None
         keys = sorted({info["key"].split(":", 1)[-1] for info in tracker.summary()["server_info"]})
@@ -121,3 +136,16 @@ class RPCTransport:
 
     def close(self) -> None:
         """Sessions end with their last reference; the tracker frees the board."""
+
+
+@contextlib.contextmanager
+def _quiet_tvm_rpc() -> Iterator[None]:
+    """TVM's RPC logger (its own handler, so devbench's levels do not reach it) kept to errors: a tracker
+    that went away after the check above is retried by TVM with a warning every 5 s, one error at the end."""
+    logger = logging.getLogger("RPCServer")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
