@@ -8,6 +8,7 @@ the dataset is the one their spec was trained on (``meta["trained"]["dataset"]``
 
 from __future__ import annotations
 
+import functools
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -35,10 +36,18 @@ def dataset_of(model: LoadedModel) -> str:
     return str(name)
 
 
+@functools.lru_cache(maxsize=1)
 def labelled_test_set(dataset: str, data_dir: str | None) -> tuple[np.ndarray, np.ndarray]:
-    """The full test split, normalised exactly as in training, as float32 images and int64 labels."""
+    """The full test split, normalised exactly as in training, as float32 images and int64 labels.
+
+    Read once before anything is measured (a missing dataset is the user's mistake: one line, not an
+    error row after the timing), and kept for the jobs' accuracy runs, whose networks share it.
+    """
     from devbench.training.data import Batches, load_dataset
 
+    if data_dir is not None and not Path(data_dir).is_dir():
+        raise DevbenchError(f"--accuracy reads the {dataset} test set from --data-dir {data_dir}, "
+                            "which is not a directory")
     ds = load_dataset(dataset, data_dir)
     x, y = next(iter(Batches(ds, ds.test, batch_size=len(ds.test), train=False)))
     return x.numpy().astype(np.float32), y.numpy().astype(np.int64)
