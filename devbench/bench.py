@@ -196,10 +196,10 @@ def make_jobs(models: list[str], targets: list[Target], backends: list[str], set
     filled = {t.name: settings_for(t, settings) for t in targets}  # a wrong time: one line before loading
     loaded = [load_model(m, settings.seed) for m in models]
     if settings.accuracy:
-        from devbench.accuracy import dataset_of
+        from devbench.accuracy import dataset_of, labelled_test_set
 
-        for m in loaded:
-            dataset_of(m)  # a network with random weights or no dataset: one line before any work
+        for m in loaded:  # random weights, no dataset, or no test set where it should be: one line before any work
+            labelled_test_set(dataset_of(m), settings.data_dir)
     jobs = [Job(m, t, b, filled[t.name]) for t in targets for m in loaded for b in per_target[t.name]]
     check_unique(jobs)
     return jobs
