@@ -230,19 +230,6 @@ def resolve_device(device: str | None) -> str:
     return device
 
 
-def check_here(device: str) -> None:
-    """That this machine can train on ``device``: a local cluster's workers and the throughput measurement
-    use it, and without a GPU torch fails deep inside either with a traceback."""
-    if device != "cuda":
-        return
-    import torch
-
-    if not torch.cuda.is_available():
-        build = "a CPU-only build" if torch.version.cuda is None else f"built for CUDA {torch.version.cuda}"
-        raise DevbenchError(f"--device cuda, but torch ({build}) finds no usable NVIDIA GPU on this machine; "
-                            "use --device cpu, or --scheduler for a cluster whose workers have GPUs")
-
-
 def make_plan(recipe: Recipe, device: str | None = None, macs_per_s: Mapping[str, float] | None = None,
               workers: int = 1) -> Plan:
     """The plan of ``recipe``; ``device`` defaults to cuda when there is one, the throughput of each base

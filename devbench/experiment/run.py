@@ -338,12 +338,13 @@ def planned(recipe: Recipe, device: str | None = None, workers: int | None = Non
             scheduler: str | None = None) -> tuple[Plan, Engine]:
     """The plan of ``recipe`` and the engine it runs on: the device resolved once, the workers sized to it
     (what ``--dry-run`` prints and what a run does are one computation)."""
-    from devbench.experiment.plan import check_here, make_plan, resolve_device
+    from devbench.experiment.plan import make_plan, resolve_device
     from devbench.experiment.throughput import measure_recipe
+    from devbench.training import check_device
 
     device = resolve_device(device)
     if scheduler is None:  # a remote cluster's workers may have the GPU this machine lacks
-        check_here(device)
+        check_device(device)
     engine = Engine.default(device, workers, scheduler)
     # a remote cluster's machines are not this one: its estimates keep the assumed figures
     rates = None if scheduler else measure_recipe(recipe, device, engine.threads)

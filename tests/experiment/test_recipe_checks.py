@@ -142,7 +142,7 @@ def test_workers_are_bounded(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
 def test_cuda_without_a_gpu_is_one_line(tmp_path: Path) -> None:
-    assert "--device cuda, but torch" in one_line_error("experiment", "smoke", "--dry-run", "--device", "cuda")
-    assert "--device cuda, but torch" in one_line_error("experiment", "smoke", "--device", "cuda", "--out",
-                                                        str(tmp_path / "out"))
+    words = "--device 'cuda': this machine has no CUDA GPU"
+    assert words in one_line_error("experiment", "smoke", "--dry-run", "--device", "cuda")
+    assert words in one_line_error("experiment", "smoke", "--device", "cuda", "--out", str(tmp_path / "out"))
     assert not (tmp_path / "out").exists()
