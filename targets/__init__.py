@@ -310,16 +310,22 @@ def load_target_file(path: str | Path) -> list[Target]:
 
 
 def all_targets(extra_files: list[str | Path] = ()) -> dict[str, Target]:
-    """Every known target by name: built-ins, then the user directory, then ``extra_files``."""
-    files = sorted(BUILTIN_DIR.glob("*.toml"))
+    """Every known target by name: built-ins, then the user directory, then ``extra_files``, a later
+    layer's target replacing an earlier one of its name (a user's own ``local``). Two of one name in
+    one layer are an error: which one a run got would depend on the order of file names."""
     udir = user_targets_dir()
-    if udir.is_dir():
-        files += sorted(udir.glob("*.toml"))
-    files += [Path(f) for f in extra_files]
+    layers = [sorted(BUILTIN_DIR.glob("*.toml")), sorted(udir.glob("*.toml")) if udir.is_dir() else [],
+              [Path(f) for f in extra_files]]
     found: dict[str, Target] = {}
-    for f in files:
-        for t in load_target_file(f):
-            found[t.name] = t
+    for files in layers:
+        where: dict[str, Path] = {}
+        for f in files:
+            for t in load_target_file(f):
+                if t.name in where:
+                    places = f"twice in {f}" if where[t.name] == f else f"in both {where[t.name]} and {f}"
+                    raise DevbenchError(f"target {t.name!r} is defined {places}; rename one of them")
+                where[t.name] = f
+                found[t.name] = t
     return found
 
 

@@ -91,3 +91,21 @@ def test_measure_table_takes_rounds_and_max_time(tmp_path):
     f.write_text('name = "m"\n[measure]\nrounds = 5\nmax_time_s = 2.5\nmin_time_s = 0\n')
     (t,) = load_target_file(f)
     assert t.measure == {"rounds": 5, "max_time_s": 2.5, "min_time_s": 0.0}
+
+
+def test_a_name_defined_twice_in_one_layer_is_an_error_a_later_layer_overrides(tmp_path, monkeypatch):
+    """Two user files naming one target: which a run got hung on the order of file names."""
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    monkeypatch.setenv("DEVBENCH_TARGETS_DIR", str(mine))
+    for name, threads in (("a", 1), ("b", 2)):
+        (mine / f"{name}.toml").write_text(f'name = "myloc"\nthreads = {threads}\n[tvm]\ntarget = {{kind = "llvm"}}\n')
+    with pytest.raises(DevbenchError, match=r"target 'myloc' is defined in both .*a\.toml and .*b\.toml"):
+        get_target("local")
+    (mine / "b.toml").unlink()
+    farm = tmp_path / "farm.toml"
+    farm.write_text('[[target]]\nname = "myloc"\nthreads = 3\n[target.tvm]\ntarget = {kind = "llvm"}\n')
+    assert get_target("myloc").threads == 1 and get_target("myloc", [farm]).threads == 3
+    farm.write_text(farm.read_text() * 2)
+    with pytest.raises(DevbenchError, match=r"'myloc' is defined twice in .*farm\.toml"):
+        get_target("myloc", [farm])
