@@ -219,7 +219,7 @@ def describe(request: BoardRequest, found: dict[str, Any], kind: Target | None) 
     if measure:
         table["measure"] = measure
 
-    checks = check_backends(target_from_dict({**table, "backends": list(RUNTIMES)}, f"board {request.name}"), found)
+    checks = check_backends(target_from_dict({**table, "backends": wanted}, f"board {request.name}"), found)
     usable = {c.backend for c in checks if c.ok}
     lacking = [c for c in checks if c.backend in wanted and not c.ok]
     table["backends"] = [b for b in wanted if b in usable] or wanted
