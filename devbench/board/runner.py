@@ -14,9 +14,9 @@ backend's board side is its module ``<name>_backend.py``, uploaded beside this f
 The arguments are :class:`protocol.RunRequest`'s fields (``protocol.py`` is uploaded beside this
 file).
 
-Every sample is one inference of the whole batch, in milliseconds, timed by the backend's own loop
-where it has one (TVM's ``time_evaluator``, a C++ loop, number=1 so each repeat is one run), else
-by ``time.perf_counter`` around a call whose output is materialised.
+Every sample is one inference of the whole batch, in milliseconds, timed by ``time.perf_counter``
+around one call from the input array to the output array, the same boundary for every backend (a
+backend's own loop that leaves out its input or output would flatter it beside the others).
 """
 
 from __future__ import annotations
