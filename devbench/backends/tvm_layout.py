@@ -405,10 +405,10 @@ def to_blocked_layout(mod: Any, target: Any, winograd: bool = True) -> Any:
         bi, bo = blocks[call.args[1]]
         return {CONV: [f"NCHW{bi}c", f"OIHW{bi}i{bo}o", f"NCHW{bo}c"]}
 
-    lanes = channel_block(target)
+    lanes, boundary = channel_block(target), tvm_winograd.boundary_for(target)
 
     def legalize(bb: Any, call: Any) -> Any:
-        if winograd and tvm_winograd.suits(call, lanes):
+        if winograd and tvm_winograd.suits(call, lanes, boundary):
             weight = relax.const(tvm_winograd.transformed_weight(call.args[1].value.numpy()))
             return bb.call_te(tvm_winograd.compute, call.args[0], weight, primfunc_name_hint="conv2d_winograd_NCHWc")
         attrs = call.attrs

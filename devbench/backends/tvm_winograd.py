@@ -5,12 +5,23 @@ instead of 144 (the weights transformed once, at compile time, in numpy), at the
 each 6x6 input tile and each output tile, and of transformed weights 4x the size of the direct
 conv's. The transforms cost a few operations per element, the products one per element *and
 channel*, and each transformed weight is used once per tile: the trade pays on wide layers with many
-tiles. :func:`suits` draws the boundary from timings in the network, not of one kernel alone (where
-the weights stay in cache), AVX-512 with 2 threads, in one process alternating the two builds
-(median of 60 blocks of 10 inferences): wrn_16_2 with Winograd on its 32-channel 32x32 convs 1.06x
-as fast, on its 64-channel 16x16 ones 1.10x, on both 1.15x; adding its 128-channel 8x8 convs (4 tiles
-each, 2.4 MB of transformed weights each) 1.04x, and resnet56's 64-channel 8x8 ones made it 0.90x.
-Alone, the kernels ranged from 0.6x (32 channels, 8x8) to 1.8x (64 channels, 32x32).
+tiles, and the more so the fewer FMAs a core issues per cycle beside its loads and adds.
+:func:`suits` draws the boundary (:class:`Boundary`) from timings in the network, not of one kernel
+alone (where the weights stay in cache; in isolation MetaSchedule's runner even ranked every
+Winograd kernel of resnet56 slower than the direct conv that the network's timing showed it
+beating), with 2 threads, in one process alternating the two builds (median of 40-60 blocks of 10
+inferences):
+
+- Intel Xeon (AVX-512, two 512-bit FMA units a core): wrn_16_2 with Winograd on its 32-channel
+  32x32 convs 1.06x as fast, on its 64-channel 16x16 ones 1.10x, on both 1.15x; adding its
+  128-channel 8x8 convs (4 tiles each, 2.4 MB of transformed weights each) 1.04x, and resnet56's
+  64-channel 8x8 ones made it 0.90x. Alone, the kernels ranged from 0.6x (32 channels, 8x8) to 1.8x
+  (64 channels, 32x32).
+- AMD Zen 4 (``znver4``, which splits AVX-512 over 256-bit units: one 512-bit FMA a cycle, 117 fp32
+  GFLOP/s a core measured): against the Intel boundary, Winograd on every conv of 32 channels or
+  more made resnet56 1.34x as fast (its 32-channel 16x16 convs alone 1.08x, its 64-channel 8x8
+  ones alone 1.06x) and wrn_16_2 1.23x; down to 16 channels it added nothing on resnet56 (1.01x)
+  and made pruned_wrn 0.95x.
 
 The kernel is one PrimFunc of three parallel loops in the NCHW[x]c layout the network already has:
 each row of input tiles transformed where its padded rows were just computed; per Winograd point,
@@ -35,10 +46,30 @@ ALPHA = TILE + 2
 #: transformed output (two passes)
 PAD, ROWS_IN, INPUT, PRODUCT, ROWS_OUT, OUTPUT = (f"winograd_{s}" for s in ("pad", "rows_in", "input", "product",
                                                                             "rows_out", "output"))
-#: the narrowest layers it pays on (see the module's measurements): channels (the fewer of in and
-#: out) against output pixels
-_WIDE, _WIDE_PIXELS = 48, 256
-_NARROW, _NARROW_PIXELS = 32, 1024
+
+@dataclass(frozen=True)
+class Boundary:
+    """The narrowest layers Winograd pays on (see the module's measurements): a conv takes it with
+    at least ``wide`` channels (the fewer of in and out) and ``wide_pixels`` output pixels, or at
+    least ``narrow`` channels and ``narrow_pixels`` pixels."""
+
+    wide: int
+    wide_pixels: int
+    narrow: int
+    narrow_pixels: int
+
+    def takes(self, channels: int, pixels: int) -> bool:
+        return ((channels >= self.wide and pixels >= self.wide_pixels)
+                or (channels >= self.narrow and pixels >= self.narrow_pixels))
+
+
+#: cores with two 512-bit FMA units (Intel Xeon), and every core not measured otherwise
+TWO_FMA_UNITS = Boundary(wide=48, wide_pixels=256, narrow=32, narrow_pixels=1024)
+#: cores that issue one 512-bit FMA a cycle: every conv of 32 channels or more, down to 8x8 outputs
+#: (the smallest measured)
+ONE_FMA_UNIT = Boundary(wide=32, wide_pixels=64, narrow=32, narrow_pixels=64)
+#: the LLVM CPU names (``mcpu``) of the cores measured with :data:`ONE_FMA_UNIT`'s boundary
+ONE_FMA_UNIT_CPUS = frozenset({"znver4"})
 #: measured where channel blocks are 16 floats (AVX-512); with narrower vectors the transforms
 #: weigh more against the product, and no board here can measure it
 MIN_LANES = 16
@@ -56,10 +87,16 @@ DEFAULT = Knobs()
 VARIANTS = (DEFAULT, Knobs(8))
 
 
-def suits(call: Any, lanes: int) -> bool:
+def boundary_for(target: Any) -> Boundary:
+    """The boundary measured on ``target``'s kind of core (an LLVM CPU target), told by its ``mcpu``."""
+    return ONE_FMA_UNIT if str(target.attrs.get("mcpu", "")) in ONE_FMA_UNIT_CPUS else TWO_FMA_UNITS
+
+
+def suits(call: Any, lanes: int, boundary: Boundary) -> bool:
     """Whether the blocked-layout conv ``call`` (NCHW[bi]c data, OIHW[bi]i[bo]o weight) is one
-    Winograd computes faster here: 3x3, stride 1, dilation 1, padding 1, one group, float32, a
-    weight known at compile time, whole 4x4 tiles, and wide enough for its output size."""
+    Winograd computes faster on a core with ``lanes``-float vectors and ``boundary``: 3x3, stride 1,
+    dilation 1, padding 1, one group, float32, a weight known at compile time, whole 4x4 tiles, and
+    wide enough for its output size."""
     from tvm.ir.expr import Constant
 
     attrs = call.attrs
@@ -72,8 +109,7 @@ def suits(call: Any, lanes: int) -> bool:
             or str(call.args[0].ty.dtype) != "float32" or str(attrs.out_dtype) not in ("", "float32")
             or height % TILE or width % TILE):
         return False
-    channels, pixels = min(out_chunks * bo, in_chunks * bi), height * width
-    return (channels >= _WIDE and pixels >= _WIDE_PIXELS) or (channels >= _NARROW and pixels >= _NARROW_PIXELS)
+    return boundary.takes(min(out_chunks * bo, in_chunks * bi), height * width)
 
 
 def _matrices() -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -12,6 +12,7 @@ from devbench.backends import tvm_winograd as winograd
 from tests.backends.test_tvm_conv_template import run_scheduled
 
 AVX512 = {"kind": "llvm", "mcpu": "skylake-avx512", "num-cores": 2}
+ZEN4 = {"kind": "llvm", "mcpu": "znver4", "num-cores": 2}
 NEON = {"kind": "llvm", "mtriple": "aarch64-linux-gnu", "mcpu": "cortex-a72", "mattr": ["+neon"], "num-cores": 4}
 
 
@@ -67,6 +68,10 @@ def test_every_variant_matches_pytorch_with_a_batch_uneven_blocks_and_a_wide_ima
     (64, 16, 2, AVX512, False),
     (64, 18, 1, AVX512, False),   # no whole 4x4 tiles
     (64, 16, 1, NEON, False),     # not measured with 4-float vectors
+    (32, 16, 1, ZEN4, True),      # one 512-bit FMA a cycle: the multiplies saved weigh more
+    (64, 8, 1, ZEN4, True),
+    (16, 32, 1, ZEN4, False),     # made a pruned WRN slower
+    (64, 4, 1, ZEN4, False),      # one tile: not measured
 ])
 def test_a_conv_takes_winograd_only_where_it_was_measured_faster(
         channels: int, size: int, stride: int, target: dict[str, Any], takes: bool) -> None:

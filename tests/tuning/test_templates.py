@@ -70,14 +70,15 @@ def _recording(measured: dict[str, set[int]], fastest: Callable[[Any], Any]) -> 
 def test_a_family_member_measures_its_new_convs_neighbours_winners_only(
         tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
 
-    from devbench.backends.tvm_backend import tvm_target
-    from devbench.targets import get_target
+    import tvm
+
     from devbench.tuning.database import open_database_at
 
     measured: dict[str, set[int]] = {}
     monkeypatch.setattr(templates, "measure_schedules",
                         _recording(measured, lambda func: template.schedule(func, WINNER)))
-    tgt = tvm_target(get_target("local", threads=2))
+    # an Intel core, whichever this host is: there these 16x16 convs stay direct (on Zen 4 they take Winograd)
+    tgt = tvm.target.Target({"kind": "llvm", "mcpu": "skylake-avx512", "num-cores": 2})
     database = open_database_at(tmp_path)
 
     first = _tasks(False, tgt)
