@@ -13,7 +13,8 @@ Printed per row: median ms, the 95% CI of the median, the ratio to ONNX Runtime'
 same network, and the achieved GFLOP/s (2 x MACs / median) beside the machine's fp32 peak at the
 same threads, measured by an FMA loop (:func:`measured_peak`; without a C compiler, reckoned from
 /proc/cpuinfo as cores x GHz x FLOPs/cycle, see ``cpu_peak`` for its assumptions: on an AMD EPYC
-(Zen 4) it said 332 GFLOP/s for 2 cores where the loop sustains 232). A last table names the fastest
+(Zen 4) it said 332 GFLOP/s for 2 cores where the loop sustains 232). A Winograd build can pass
+100 %: it does fewer multiplies than the direct conv's MACs counted. A last table names the fastest
 backend per network and its speed-up over ONNX Runtime.
 
 Usage: ``python benchmarks/backends.py [--models a,b] [--repeats 20] [--rounds 2] [--threads N] [--db FILE]``
@@ -195,9 +196,13 @@ def measure_rounds(jobs: list[Job], store: ResultStore, rounds: int) -> list[Res
 
 
 def label(row: ResultRow) -> str:
+    """The backend, and for TVM which build: without the database (the untuned copy of the target),
+    or with it, where it may hold none of the network's kernels yet."""
     if row.backend != "tvm":
         return row.backend
-    return f"tvm tuned ({row.trials} trials)" if row.tuned else "tvm untuned"
+    if row.target == UNTUNED:
+        return "tvm untuned"
+    return f"tvm tuned ({row.trials} trials)" if row.tuned else "tvm, none of its kernels tuned"
 
 
 def table(rows: list[ResultRow], peak_gflops: float, threads: int) -> str:
