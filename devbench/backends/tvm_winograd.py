@@ -20,8 +20,11 @@ inferences):
 - AMD Zen 4 (``znver4``, which splits AVX-512 over 256-bit units: one 512-bit FMA a cycle, 117 fp32
   GFLOP/s a core measured): against the Intel boundary, Winograd on every conv of 32 channels or
   more made resnet56 1.34x as fast (its 32-channel 16x16 convs alone 1.08x, its 64-channel 8x8
-  ones alone 1.06x) and wrn_16_2 1.23x; down to 16 channels it added nothing on resnet56 (1.01x)
-  and made pruned_wrn 0.95x.
+  ones alone 1.06x), resnet20 1.29x, resnet8 1.16x, resnet56_b0.5 1.11x, wrn_16_2 1.23x, wrn_10_2
+  1.14x, wrn_40_4 1.21x, and wrn_16_4 and wrn_16_8, where it adds only their 256- and 512-channel
+  8x8 convs (9 and 38 MB of transformed weights each), 1.20x and 1.30x; DenseNet-BC-100 and the
+  Fashion-MNIST pairs have no conv the two boundaries disagree on. Down to 16 channels it added
+  nothing on resnet56 (1.01x) and made pruned_wrn 0.95x.
 
 The kernel is one PrimFunc of three parallel loops in the NCHW[x]c layout the network already has:
 each row of input tiles transformed where its padded rows were just computed; per Winograd point,
