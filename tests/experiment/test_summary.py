@@ -43,6 +43,17 @@ def test_only_seeds_both_arms_have_are_paired() -> None:
     assert abs(e.interval.mean - 0.02) < 1e-9
 
 
+def test_a_family_member_that_is_the_pruned_architecture_is_one_comparison_not_two() -> None:
+    rows = [net("pruned", s, e) for s, e in ((0, 0.20), (1, 0.22), (2, 0.21))]
+    rows += [net(arm, s, e) for arm in ("scratch", "family") for s, e in ((0, 0.201), (1, 0.219), (2, 0.212))]
+    [e] = judge(rows, [])["scratch_competitive"]
+    assert "also the family member" in e.subject and e.interval.n == 3
+    # a family member that is another architecture (other errors) is a comparison of its own
+    rows[6:] = [net("family", s, e) for s, e in ((0, 0.205), (1, 0.215), (2, 0.22))]
+    assert [e.subject.split(" (")[0] for e in judge(rows, [])["scratch_competitive"]] == [
+        "resnet20 p100k: family", "resnet20 p100k: scratch"]
+
+
 def test_latency_real_boards_count_emulated_and_unstable_do_not_decide() -> None:
     rows = [net("pruned", 0, 0.2), net("reduced_width", 0, 0.19)]
     faster = timing("reduced_width", 0.8, 0.75, 0.85)
