@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     import torch
 
     from devbench.backends.base import CompileRequest
+    from devbench.backends.tvm_winograd import Boundary
     from devbench.targets import Target
 
 log = logging.getLogger(__name__)
@@ -120,11 +121,12 @@ def optimize_graph(mod: Any) -> Any:
     ])(mod)
 
 
-def lower_to_tir(mod: Any, target: Any, winograd: bool = True) -> Any:
+def lower_to_tir(mod: Any, target: Any, winograd: bool | Boundary = True) -> Any:
     """Legalize to TIR and fuse: the module MetaSchedule extracts its tasks from.
 
     On CPUs, convs first take the blocked layout where the whole network allows it (see
-    :mod:`.tvm_layout`), and the convs that suit it Winograd unless ``winograd`` is off (what
+    :mod:`.tvm_layout`), and the convs that suit it Winograd: by the boundary measured on the target's
+    kind of core, or by the one ``winograd`` gives, or none where it is false (what
     ``benchmarks/winograd.py`` compares against).
     """
     import tvm
@@ -144,7 +146,8 @@ def lower_to_tir(mod: Any, target: Any, winograd: bool = True) -> Any:
         ])(mod)
 
 
-def prepare(module: torch.nn.Module, example: torch.Tensor, target: Any, winograd: bool = True) -> tuple[Any, str]:
+def prepare(module: torch.nn.Module, example: torch.Tensor, target: Any,
+            winograd: bool | Boundary = True) -> tuple[Any, str]:
     """PyTorch module -> fused TIR-level Relax module (the tuning and compile starting point)."""
     mod, frontend = import_network(module, example)
     return lower_to_tir(optimize_graph(mod), target, winograd), frontend

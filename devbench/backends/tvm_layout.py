@@ -27,6 +27,8 @@ import itertools
 import math
 from typing import Any
 
+from devbench.backends import tvm_winograd
+
 CONV = "relax.nn.conv2d"
 CONCAT = "relax.concat"
 
@@ -386,13 +388,12 @@ def blocked_layout_applies(mod: Any, target: Any) -> bool:
     return _blocked_plan(mod, target) is not None
 
 
-def to_blocked_layout(mod: Any, target: Any, winograd: bool = True) -> Any:
+def to_blocked_layout(mod: Any, target: Any, winograd: bool | tvm_winograd.Boundary = True) -> Any:
     """``mod`` with its convs in NCHW[x]c, legalized to TOPI's ``conv2d_NCHWc`` (weights pre-packed),
-    or, with ``winograd``, to a Winograd conv where :func:`.tvm_winograd.suits` (weights pre-transformed)."""
+    or, with ``winograd``, to a Winograd conv where :func:`.tvm_winograd.suits` (weights pre-transformed):
+    by the boundary of the target's kind of core, or by the one ``winograd`` gives."""
     import tvm
     from tvm import relax, topi
-
-    from devbench.backends import tvm_winograd
 
     planned = _blocked_plan(mod, target)
     if planned is None:
@@ -405,10 +406,11 @@ def to_blocked_layout(mod: Any, target: Any, winograd: bool = True) -> Any:
         bi, bo = blocks[call.args[1]]
         return {CONV: [f"NCHW{bi}c", f"OIHW{bi}i{bo}o", f"NCHW{bo}c"]}
 
-    lanes, boundary = channel_block(target), tvm_winograd.boundary_for(target)
+    lanes = channel_block(target)
+    boundary = winograd if isinstance(winograd, tvm_winograd.Boundary) else tvm_winograd.boundary_for(target)
 
     def legalize(bb: Any, call: Any) -> Any:
-        if winograd and tvm_winograd.suits(call, lanes, boundary):
+        if winograd is not False and tvm_winograd.suits(call, lanes, boundary):
             weight = relax.const(tvm_winograd.transformed_weight(call.args[1].value.numpy()))
             return bb.call_te(tvm_winograd.compute, call.args[0], weight, primfunc_name_hint="conv2d_winograd_NCHWc")
         attrs = call.attrs

@@ -83,3 +83,15 @@ def test_a_conv_takes_winograd_only_where_it_was_measured_faster(
                               torch.nn.Conv2d(channels, channels, 3, stride=stride, padding=1)).eval()
     mod, _ = prepare(net, torch.randn(1, 16, size, size), tvm.target.Target(target))
     assert bool(_kernels(mod)) is takes
+
+
+def test_a_boundary_given_to_prepare_overrides_the_targets() -> None:
+    import tvm
+
+    from devbench.backends.tvm_backend import prepare
+
+    net = torch.nn.Sequential(torch.nn.Conv2d(16, 32, 1), torch.nn.ReLU(), torch.nn.Conv2d(32, 32, 3, padding=1)).eval()
+    x, zen4 = torch.randn(1, 16, 16, 16), tvm.target.Target(ZEN4)
+    assert _kernels(prepare(net, x, zen4)[0])  # Zen 4's own boundary takes it
+    assert not _kernels(prepare(net, x, zen4, winograd=winograd.TWO_FMA_UNITS)[0])  # the Xeon's does not
+    assert not _kernels(prepare(net, x, zen4, winograd=False)[0])
