@@ -66,7 +66,8 @@ def run(args: argparse.Namespace) -> int:
         stop = " (time budget reached)" if report.stopped_early else ""
         print(f"tuned {name} for {target.name}: {report.tasks} kernels, {report.reused} reused from the database, "
               f"{report.seeded} seeded and {report.tuned} searched with {report.trials} trials in "
-              f"{report.wall_s:.0f} s{stop}; kernels sum to ~{report.network_ms:.2f} ms; database {report.database}",
+              f"{report.wall_s:.0f} s{stop}; its kernels timed alone sum to ~{report.network_ms:.2f} ms (the network's "
+              f"latency is `devbench run`'s to measure); database {report.database}",
               flush=True)
     if args.format == "json":
         print(json.dumps(documents[0] if len(documents) == 1 else documents, indent=2, default=str))
