@@ -89,31 +89,28 @@ def latency_rows(plan: Plan, out: Path) -> list[LatencyRow]:
 
 def judge(networks: Sequence[NetworkRow], latency: Sequence[LatencyRow]) -> dict[str, list[Evidence]]:
     """The evidence for each claim: paired by seed at every budget, and every reduced network's timing."""
-    errors: dict[tuple[str, str, str], dict[int, float]] = defaultdict(dict)
-    params: dict[tuple[str, str, str], list[int]] = defaultdict(list)
+    # per network, budget and arm: each seed's (params, MACs, test error)
     runs: dict[tuple[str, str, str], dict[int, tuple[int, int, float]]] = defaultdict(dict)
     for r in networks:
-        errors[r.network, r.budget, r.arm][r.seed] = r.test_error
-        params[r.network, r.budget, r.arm].append(r.params)
         runs[r.network, r.budget, r.arm][r.seed] = (r.params, r.macs, r.test_error)
     evidence: dict[str, list[Evidence]] = {claim: [] for claim in CLAIMS}
-    for (net, budget, arm), by_seed in sorted(errors.items()):
-        pruned = errors.get((net, budget, "pruned"))
+    for (net, budget, arm), by_seed in sorted(runs.items()):
+        pruned = runs.get((net, budget, "pruned"))
         if arm in ("base", "pruned") or not pruned:
             continue
         seeds = sorted(set(pruned) & set(by_seed))
         if not seeds:
             continue
-        if arm == "family" and runs[net, budget, arm] == runs.get((net, budget, "scratch")):
-            # the family member of the pruned size is the pruned architecture itself, trained alike: the
-            # scratch arm's very networks, and counting them twice would double one comparison's weight
+        # the family member of the pruned size may be the pruned architecture itself, trained alike: the
+        # scratch arm's very networks, and counting them twice would double one comparison's weight
+        twins = runs.get((net, budget, "family")) == runs.get((net, budget, "scratch"))
+        if arm == "family" and twins:
             continue
-        a, b = {k: pruned[k] for k in seeds}, {k: by_seed[k] for k in seeds}
-        also = (" (also the family member: the same networks)"
-                if arm == "scratch" and runs[net, budget, arm] == runs.get((net, budget, "family")) else "")
+        a, b = {k: pruned[k][2] for k in seeds}, {k: by_seed[k][2] for k in seeds}
+        also = " (also the family member: the same networks)" if arm == "scratch" and twins else ""
         # each seed's pruned network has its own size, and its reduced networks are matched to it
-        subject = (f"{net} {budget}: {arm}{also} ({_sizes(params[net, budget, arm])} params) vs pruned "
-                   f"({_sizes(params[net, budget, 'pruned'])})")
+        subject = (f"{net} {budget}: {arm}{also} ({_sizes([p for p, _, _ in by_seed.values()])} params) vs pruned "
+                   f"({_sizes([p for p, _, _ in pruned.values()])})")
         if arm.startswith("reduced_"):
             evidence["reduced_beats_pruned"].append(judge_reduced(a, b, subject))
         else:
