@@ -371,7 +371,8 @@ def run_jobs(
     if unsaved:
         try:
             aside = save_aside(unsaved, store.path)
-            where = f"saved in {aside}, a results database of its own (`devbench report --db {aside}` shows them)"
+            where = (f"saved in {aside}, a results database of its own (`devbench report --db {aside}` shows "
+                     f"them, `devbench merge {aside} --db {store.path}` adds them once the database is free)")
         except DevbenchError as e:
             where = f"not saved elsewhere either ({e}): the table printed is all that is left of them"
         raise NotStored(rows, f"{refusal[0]}; the {len(unsaved)} row(s) it did not store are {where}")

@@ -219,17 +219,37 @@ class ResultStore:
             self.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def add(self, row: ResultRow) -> None:
+        self.add_all([row])
+
+    def add_all(self, rows: Iterable[ResultRow]) -> None:
+        """Append ``rows`` in one transaction: all of them are stored or, on any failure, none."""
         self.prepare()
-        d = asdict(row)
-        for c in JSON_COLUMNS:
-            d[c] = json.dumps(d[c], default=str)
         marks = ", ".join("?" for _ in COLUMNS)
+        values = []
+        for row in rows:
+            d = asdict(row)
+            for c in JSON_COLUMNS:
+                d[c] = json.dumps(d[c], default=str)
+            values.append([d[c] for c in COLUMNS])
         try:
             with self.conn:
-                self.conn.execute(f"INSERT INTO results ({', '.join(COLUMNS)}) VALUES ({marks})",
-                                  [d[c] for c in COLUMNS])
+                self.conn.executemany(f"INSERT INTO results ({', '.join(COLUMNS)}) VALUES ({marks})", values)
         except sqlite3.DatabaseError as e:
             raise DevbenchError(f"cannot write to results database {self.path}: {e}") from None
+
+    def merge(self, source: ResultStore) -> tuple[int, int]:
+        """Copy every row of ``source`` that this database does not hold yet (a row is its job and
+        the moment it was measured), in one transaction: the rows a locked database refused
+        (:func:`save_aside`), another machine's results. Merging twice adds nothing the second time.
+        Returns (rows added, rows already here)."""
+        if source.path.resolve() == self.path.resolve():
+            raise DevbenchError(f"{source.path} is the database being merged into")
+        incoming = source.rows(latest_only=False)
+        have = {(r.job_id, r.created) for r in self.rows(latest_only=False)} if self.conn is not None else set()
+        new = [r for r in incoming if (r.job_id, r.created) not in have]
+        if new:
+            self.add_all(new)
+        return len(new), len(incoming) - len(new)
 
     def _readable_columns(self) -> set[str]:
         """The results table's columns, for a read: none when the database has no table yet (it
@@ -324,8 +344,7 @@ def save_aside(rows: Iterable[ResultRow], beside: Path) -> Path:
         path, n = beside.with_name(f"{stem}-{n}{suffix}"), n + 1
     store = ResultStore(path)
     try:
-        for row in rows:
-            store.add(row)
+        store.add_all(rows)
     finally:
         store.close()
     return path

@@ -32,6 +32,7 @@ VERBS = {
     "experiment": "experiment",
     "profile": "profile",
     "report": "report",
+    "merge": "merge",
     "plot": "plot",
     "train": "train",
     "prune": "prune",

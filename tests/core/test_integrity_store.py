@@ -1,6 +1,6 @@
 """What the results store may and may not do to a file: reading never creates or alters one, a
 database devbench did not make is refused untouched, ``--resume`` with nothing stored shows
-nothing stored, and rows the database refuses are saved beside it instead of lost."""
+nothing stored, and rows the database refuses are saved beside it instead of lost, and merged back."""
 
 from __future__ import annotations
 
@@ -135,4 +135,40 @@ def test_rows_a_locked_database_refuses_are_printed_and_saved_beside_it(tmp_path
     saved = ResultStore(side).rows()
     assert sorted((r.model, r.status, r.rounds) for r in saved) == [("resnet20", "ok", 2), ("resnet8", "ok", 2)]
     assert [r.model for r in ResultStore(db).rows()] == ["earlier"]  # the locked one: as it was
+    assert f"devbench merge {side} --db {db}" in line
+    # the database free again, the command the message gives brings the rows home, once
+    assert main(["merge", str(side), "--db", str(db)]) == 0
+    assert capsys.readouterr().out.strip() == f"{side}: 2 row(s) added to {db}, 0 already there"
+    assert main(["merge", str(side), "--db", str(db)]) == 0
+    assert capsys.readouterr().out.strip() == f"{side}: 0 row(s) added to {db}, 2 already there"
+    merged = ResultStore(db).rows(latest_only=False)
+    assert sorted(r.model for r in merged) == ["earlier", "resnet20", "resnet8"]
+    assert {r.job_id: r.samples_ms for r in merged if r.model != "earlier"} == {r.job_id: r.samples_ms for r in saved}
+
+
+def test_merge_into_a_new_database_and_its_mistakes(tmp_path: Path, capsys) -> None:
+    """Merging makes the destination when it is not there; a missing source, the destination
+    itself, or a file devbench did not make is one line, exit 2, and the destination unchanged."""
+    a, b = ResultStore(tmp_path / "a.sqlite"), ResultStore(tmp_path / "b.sqlite")
+    a.add(_row("resnet8", "j1"))
+    b.add(_row("resnet8", "j1"))  # the same job measured again elsewhere: a row of its own
+    b.add(_row("resnet20", "j2"))
+    a.close(), b.close()
+    dest = tmp_path / "new" / "all.sqlite"
+    assert main(["merge", str(a.path), str(b.path), "--db", str(dest)]) == 0
+    assert capsys.readouterr().out.splitlines() == [f"{a.path}: 1 row(s) added to {dest}, 0 already there",
+                                                    f"{b.path}: 2 row(s) added to {dest}, 0 already there"]
+    assert sorted(r.job_id for r in ResultStore(dest).rows(latest_only=False)) == ["j1", "j1", "j2"]
+    before = _dump(dest)
+    foreign = tmp_path / "foreign.sqlite"
+    conn = sqlite3.connect(foreign)
+    conn.execute("CREATE TABLE results (x)")
+    conn.commit(), conn.close()
+    for source, says in ((tmp_path / "missing.sqlite", "no results database at"),
+                         (dest, "is the database being merged into"),
+                         (foreign, "is not a devbench results database")):
+        assert main(["merge", str(source), "--db", str(dest)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("devbench: error:") and says in err[0], err
+    assert _dump(dest) == before
 
