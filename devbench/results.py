@@ -237,19 +237,26 @@ class ResultStore:
         except sqlite3.DatabaseError as e:
             raise DevbenchError(f"cannot write to results database {self.path}: {e}") from None
 
-    def merge(self, source: ResultStore) -> tuple[int, int]:
-        """Copy every row of ``source`` that this database does not hold yet (a row is its job and
-        the moment it was measured), in one transaction: the rows a locked database refused
-        (:func:`save_aside`), another machine's results. Merging twice adds nothing the second time.
-        Returns (rows added, rows already here)."""
-        if source.path.resolve() == self.path.resolve():
-            raise DevbenchError(f"{source.path} is the database being merged into")
-        incoming = source.rows(latest_only=False)
-        have = {(r.job_id, r.created) for r in self.rows(latest_only=False)} if self.conn is not None else set()
-        new = [r for r in incoming if (r.job_id, r.created) not in have]
+    def merge(self, sources: Iterable[ResultStore]) -> list[tuple[int, int]]:
+        """Copy every row of ``sources`` that this database does not hold yet (a row is its job and
+        the moment it was measured), all in one transaction: the rows a locked database refused
+        (:func:`save_aside`), other machines' results. Merging twice adds nothing the second time.
+        Returns (rows added, rows already here) per source."""
+        sources = list(sources)
+        for source in sources:
+            if source.path.resolve() == self.path.resolve():
+                raise DevbenchError(f"{source.path} is the database being merged into")
+        seen = {(r.job_id, r.created) for r in self.rows(latest_only=False)} if self.conn is not None else set()
+        new, counts = [], []
+        for source in sources:
+            incoming = source.rows(latest_only=False)
+            fresh = [r for r in incoming if (r.job_id, r.created) not in seen]
+            seen.update((r.job_id, r.created) for r in fresh)
+            new += fresh
+            counts.append((len(fresh), len(incoming) - len(fresh)))
         if new:
             self.add_all(new)
-        return len(new), len(incoming) - len(new)
+        return counts
 
     def _readable_columns(self) -> set[str]:
         """The results table's columns, for a read: none when the database has no table yet (it

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from devbench.cli import add_db_argument, open_store
+from devbench.errors import DevbenchError
 from devbench.results import ResultStore
 
 HELP = "copy other results databases' rows (a locked run's .unsaved-* file, another machine's) into this one"
@@ -17,15 +18,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    store = open_store(args)
+    sources: list[ResultStore] = []
     try:
-        for path in args.source:
-            source = ResultStore(path)
-            try:
-                added, present = store.merge(source)
-            finally:
-                source.close()
-            print(f"{path}: {added} row(s) added to {store.path}, {present} already there")
+        for path in args.source:  # every source opened first: a typo or a foreign file merges nothing
+            if not path.is_file():
+                raise DevbenchError(f"no results database to merge at {path}")
+            sources.append(ResultStore(path))
+        store = open_store(args)
+        try:
+            for source, (added, present) in zip(sources, store.merge(sources), strict=True):
+                print(f"{source.path}: {added} row(s) added to {store.path}, {present} already there")
+        finally:
+            store.close()
     finally:
-        store.close()
+        for source in sources:
+            source.close()
     return 0

@@ -148,7 +148,8 @@ def test_rows_a_locked_database_refuses_are_printed_and_saved_beside_it(tmp_path
 
 def test_merge_into_a_new_database_and_its_mistakes(tmp_path: Path, capsys) -> None:
     """Merging makes the destination when it is not there; a missing source, the destination
-    itself, or a file devbench did not make is one line, exit 2, and the destination unchanged."""
+    itself, or a file devbench did not make is one line, exit 2, and the destination unchanged,
+    even by the sources named before it."""
     a, b = ResultStore(tmp_path / "a.sqlite"), ResultStore(tmp_path / "b.sqlite")
     a.add(_row("resnet8", "j1"))
     b.add(_row("resnet8", "j1"))  # the same job measured again elsewhere: a row of its own
@@ -160,14 +161,17 @@ def test_merge_into_a_new_database_and_its_mistakes(tmp_path: Path, capsys) -> N
                                                     f"{b.path}: 2 row(s) added to {dest}, 0 already there"]
     assert sorted(r.job_id for r in ResultStore(dest).rows(latest_only=False)) == ["j1", "j1", "j2"]
     before = _dump(dest)
+    c = ResultStore(tmp_path / "c.sqlite")
+    c.add(_row("resnet56", "j3"))
+    c.close()
     foreign = tmp_path / "foreign.sqlite"
     conn = sqlite3.connect(foreign)
     conn.execute("CREATE TABLE results (x)")
     conn.commit(), conn.close()
-    for source, says in ((tmp_path / "missing.sqlite", "no results database at"),
+    for source, says in ((tmp_path / "missing.sqlite", "no results database to merge at"),
                          (dest, "is the database being merged into"),
                          (foreign, "is not a devbench results database")):
-        assert main(["merge", str(source), "--db", str(dest)]) == 2
+        assert main(["merge", str(c.path), str(source), "--db", str(dest)]) == 2  # c's row not merged either
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and err[0].startswith("devbench: error:") and says in err[0], err
     assert _dump(dest) == before
