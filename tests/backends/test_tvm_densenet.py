@@ -13,8 +13,9 @@ from devbench.models.spec import ArchSpec
 from devbench.targets import get_target
 
 #: three layers per stage: stages of 24 + 12i, 30 + 12i and 33 + 12i channels. The first takes
-#: blocks of 12 as is; in the others the transition's output is padded (30 -> 36, 33 -> 36) so that
-#: every tensor a concat joins takes blocks of 12, not 6 or (33 and 12 share only 3) none at all.
+#: blocks of 12 as is; the third has its transition's output padded (33 -> 36) so that every tensor a
+#: concat joins takes blocks of 12, not (33 and 12 share only 3) none at all. The second's bottlenecks
+#: write whole vectors (16), so it takes them too: growth 12 -> 16, its transition output 30 -> 32.
 #: A pruned bottleneck of 43 channels is padded to 45, in blocks of 15.
 TINY = ArchSpec(family="densenet_bc", inner=((43, 20, 8), (16, 16, 16), (8, 8, 8)), stem_channels=24, growth=12,
                 compression=0.5, input_shape=(3, 8, 8), num_classes=10, name="tiny_densenet")
@@ -53,7 +54,9 @@ def test_densenet_compiles_in_the_blocked_layout_like_pytorch(tiny: tuple[torch.
     assert any(name.startswith("conv2d_NCHWc") for name, _ in kernels)
     concats = [ty for name, ty in kernels if name.startswith("concatenate")]
     assert concats and all(len(ty.shape) == 5 for ty in concats)  # joined along the channel-block axis
-    assert {int(ty.shape[-1]) for ty in concats} == {12}
+    widths = [(int(ty.shape[1]) * int(ty.shape[-1]), int(ty.shape[-1])) for ty in concats]
+    # (channels with padding, block) of each concat, three a stage
+    assert widths == [(36, 12), (48, 12), (60, 12), (48, 16), (64, 16), (80, 16), (48, 12), (60, 12), (72, 12)]
     # the input's (for the stem and its BN-folded copy) and the head's: none inside the dense blocks
     assert sum("layout_transform" in name for name, _ in kernels) <= 3
 
