@@ -18,9 +18,9 @@ DenseNet stage whose channel counts share only a small divisor gets its transiti
 (DenseNet-BC-100's 150 + 12i: 156 + 12i, blocks of 12 instead of 6; a depth-reduced 33 + 12i,
 which shares only 3: 36 + 12i). A DenseNet stage whose bottlenecks write whole vectors pads its
 growth to whole vectors too where that adds at most a third (12 -> 16 with AVX-512: DenseNet-BC-100
-is 1.12x as fast; see :meth:`_Plan._whole_vectors_pay`). A network with a tensor no block fits that cannot be padded (a
-prime above two vectors in a residual stage) keeps NCHW altogether, and MetaSchedule's generic
-schedules.
+is 1.12x as fast; see :meth:`_Plan._whole_vectors_pay`). A network with a tensor no block fits that
+cannot be padded (a prime above two vectors in a residual stage) keeps NCHW altogether, and
+MetaSchedule's generic schedules.
 """
 
 from __future__ import annotations
