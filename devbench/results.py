@@ -246,7 +246,9 @@ class ResultStore:
         for source in sources:
             if source.path.resolve() == self.path.resolve():
                 raise DevbenchError(f"{source.path} is the database being merged into")
-        seen = {(r.job_id, r.created) for r in self.rows(latest_only=False)} if self.conn is not None else set()
+        seen = set()
+        if self.conn is not None and self._readable_columns():  # the keys alone: no row's samples parsed
+            seen = set(self._read("SELECT job_id, created FROM results", []))
         new, counts = [], []
         for source in sources:
             incoming = source.rows(latest_only=False)
