@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 import time
 import warnings
 from contextlib import redirect_stdout
@@ -26,6 +27,13 @@ if TYPE_CHECKING:
     from devbench.backends.base import CompileRequest
 
 OPSET = 18
+
+#: providers that run on an NVIDIA GPU through CUDA's libraries
+GPU_PROVIDERS = ("CUDAExecutionProvider", "TensorrtExecutionProvider")
+#: the CUDA provider in FP32. Its convs and matmuls default to TF32 on Ampere and later (10-bit
+#: mantissas): faster, and a different computation from the FP32 every other backend runs. On an H100
+#: that default put resnet56's logits 0.38 from PyTorch's; with it off, 2.4e-4.
+CUDA_FP32 = ("CUDAExecutionProvider", {"use_tf32": "0"})
 
 
 class ONNXRuntimeBackend:
@@ -56,7 +64,7 @@ class ONNXRuntimeBackend:
 
     def providers(self, device: str) -> list[Any]:
         """The execution providers for ``device``, first the one that must run the network."""
-        return ["CUDAExecutionProvider"] if device == "cuda" else ["CPUExecutionProvider"]
+        return [CUDA_FP32] if device == "cuda" else ["CPUExecutionProvider"]
 
     def load(self, artifact: str, x: np.ndarray, threads: int, device: str) -> Loaded:
         import onnxruntime as ort
@@ -108,7 +116,15 @@ def session(artifact: str, threads: int, providers: list[Any], profile_prefix: s
     if profile_prefix:
         opts.enable_profiling = True
         opts.profile_file_prefix = str(Path(profile_prefix).resolve())
-    wanted = providers[0] if isinstance(providers[0], str) else providers[0][0]
+    names = [p if isinstance(p, str) else p[0] for p in providers]
+    wanted = names[0]
+    if any(name in GPU_PROVIDERS for name in names) and hasattr(ort, "preload_dlls"):  # onnxruntime >= 1.21
+        # onnxruntime-gpu's CUDA provider library has no run path to CUDA and cuDNN: installed as the
+        # nvidia-* wheels beside it (pip install onnxruntime-gpu[cuda,cudnn]), they are found only once
+        # loaded, which ONNX Runtime leaves to this call. A board with CUDA on the library path (a
+        # Jetson, a CUDA toolkit) loads them either way. It reports what it cannot load with print().
+        with redirect_stdout(sys.stderr):
+            ort.preload_dlls()
     available = ort.get_available_providers()
     if wanted not in available:  # not in this build (the CPU wheel has no CUDA)
         raise RuntimeError(f"onnxruntime {ort.__version__} here cannot use {wanted}: it has {', '.join(available)}")

@@ -14,10 +14,10 @@ import os
 from typing import Any
 
 if __package__:  # on the host, as devbench.backends.onnxruntime_trt_backend
-    from devbench.backends.onnxruntime_backend import ONNXRuntimeBackend
+    from devbench.backends.onnxruntime_backend import CUDA_FP32, ONNXRuntimeBackend
     from devbench.board.protocol import BackendInfo, Runtime
 else:  # on the board, beside protocol.py and onnxruntime_backend.py
-    from onnxruntime_backend import ONNXRuntimeBackend
+    from onnxruntime_backend import CUDA_FP32, ONNXRuntimeBackend
     from protocol import BackendInfo, Runtime
 
 #: where the board keeps built engines, across runs (a run directory is removed after each run)
@@ -35,7 +35,10 @@ class ONNXRuntimeTensorRTBackend(ONNXRuntimeBackend):
         os.makedirs(cache, exist_ok=True)
         trt = {"trt_engine_cache_enable": True, "trt_engine_cache_path": cache, "trt_timing_cache_enable": True,
                "trt_timing_cache_path": cache}
-        return [("TensorrtExecutionProvider", trt), "CUDAExecutionProvider"]
+        # TensorRT builds engines with TF32 on Ampere and later unless told otherwise, and ONNX Runtime
+        # has no option for it: NVIDIA's libraries read this variable (FP32, as every backend runs)
+        os.environ["NVIDIA_TF32_OVERRIDE"] = "0"
+        return [("TensorrtExecutionProvider", trt), CUDA_FP32]
 
 
 BACKEND = ONNXRuntimeTensorRTBackend()
