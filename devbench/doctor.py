@@ -96,7 +96,8 @@ def pip_install(python: str, runtimes: list[Runtime]) -> str:
 
 
 def check_backends(target: Target, probe: dict[str, Any]) -> list[BackendCheck]:
-    """One check per backend the target lists: importable on the board, at a usable version."""
+    """One check per backend the target lists: importable on the board, at a usable version, and able
+    to run on the target's device (a GPU runtime, not the CPU build)."""
     runtimes = probe.get("runtimes", {})
     # a count, or why there is none; absent from an older board script's probe, which is not judged
     gpus = probe.get("hardware", {}).get("cuda_gpus")
@@ -121,6 +122,8 @@ def check_backends(target: Target, probe: dict[str, Any]) -> list[BackendCheck]:
                     install_command(target, runtime),
                 )
             )
+        elif why := probe.get("unusable", {}).get(backend):  # imports, but cannot run on the target's device
+            checks.append(BackendCheck(backend, False, why))
         else:
             checks.append(BackendCheck(backend, True, f"{runtime.module} {board}"))
     return checks
@@ -135,7 +138,8 @@ def probe(target: Target, trust_new_host: bool = False) -> dict[str, Any]:
         )
     transport = open_transport(target, trust_new_host=trust_new_host)
     try:
-        result = transport.run(BoardJob(files={}, request=RunRequest(mode="probe", out="probe.json"), timeout_s=300.0))
+        request = RunRequest(mode="probe", device=target.device, out="probe.json")
+        result = transport.run(BoardJob(files={}, request=request, timeout_s=300.0))
     except DevbenchError as e:
         if NO_NUMPY in str(e):  # the board script itself needs numpy
             raise NoNumpy(

@@ -73,3 +73,6 @@ class Backend(Protocol):
     def profile(self, request: RunRequest, x: np.ndarray) -> Profiled:
         """On the board: per-operator times from the runtime's own profiler (``--mode profile``)."""
         ...
+
+    # Optional, on the board: ``cannot_run(device) -> str | None``, why the runtime, though it imports,
+    # cannot run on ``device`` here (the CPU build on a GPU board); ``devbench doctor``'s probe asks it.

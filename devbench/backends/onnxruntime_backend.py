@@ -38,6 +38,8 @@ CUDA_FP32 = ("CUDAExecutionProvider", {"use_tf32": "0"})
 
 class ONNXRuntimeBackend:
     info = BackendInfo(name="onnxruntime", runtime=Runtime("onnxruntime", ("onnxruntime",)), artifact="model.onnx")
+    #: the provider that must run the network on a CUDA target
+    gpu_provider = "CUDAExecutionProvider"
 
     def version_key(self, request: CompileRequest) -> str:
         import onnx
@@ -65,6 +67,13 @@ class ONNXRuntimeBackend:
     def providers(self, device: str) -> list[Any]:
         """The execution providers for ``device``, first the one that must run the network."""
         return [CUDA_FP32] if device == "cuda" else ["CPUExecutionProvider"]
+
+    def cannot_run(self, device: str) -> str | None:
+        """On the board (``devbench doctor``): why this onnxruntime cannot run the network on ``device``,
+        which its import alone does not tell: the CPU wheel on a GPU board."""
+        import onnxruntime as ort
+
+        return missing_provider(ort, self.gpu_provider) if device == "cuda" else None
 
     def load(self, artifact: str, x: np.ndarray, threads: int, device: str) -> Loaded:
         import onnxruntime as ort
@@ -125,14 +134,22 @@ def session(artifact: str, threads: int, providers: list[Any], profile_prefix: s
         # Jetson, a CUDA toolkit) loads them either way. It reports what it cannot load with print().
         with redirect_stdout(sys.stderr):
             ort.preload_dlls()
-    available = ort.get_available_providers()
-    if wanted not in available:  # not in this build (the CPU wheel has no CUDA)
-        raise RuntimeError(f"onnxruntime {ort.__version__} here cannot use {wanted}: it has {', '.join(available)}")
+    if missing := missing_provider(ort, wanted):
+        raise RuntimeError(missing)
     sess = ort.InferenceSession(artifact, opts, providers=providers)
     if sess.get_providers()[0] != wanted:  # in the build, but it failed to start (CUDA libraries missing)
         raise RuntimeError(f"onnxruntime {ort.__version__} here cannot use {wanted}: it failed to start and the "
                            f"network would have run on {sess.get_providers()[0]}")
     return sess
+
+
+def missing_provider(ort: Any, wanted: str) -> str | None:
+    """Why ``wanted`` is not in this onnxruntime build (the CPU wheel has no CUDA), or ``None``."""
+    available = ort.get_available_providers()
+    if wanted in available:
+        return None
+    return (f"onnxruntime {ort.__version__} here cannot use {wanted}: it has {', '.join(available)} (the GPU "
+            "providers come with the package onnxruntime-gpu)")
 
 
 BACKEND = ONNXRuntimeBackend()

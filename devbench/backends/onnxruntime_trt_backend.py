@@ -27,6 +27,7 @@ ENGINE_CACHE = "~/.cache/devbench/onnxruntime_trt"
 class ONNXRuntimeTensorRTBackend(ONNXRuntimeBackend):
     info = BackendInfo(name="onnxruntime_trt", runtime=Runtime("onnxruntime", ("onnxruntime-gpu",)),
                        artifact="model_trt.onnx", cpu_default=False)
+    gpu_provider = "TensorrtExecutionProvider"
 
     def providers(self, device: str) -> list[Any]:
         if device != "cuda":
@@ -38,7 +39,7 @@ class ONNXRuntimeTensorRTBackend(ONNXRuntimeBackend):
         # TensorRT builds engines with TF32 on Ampere and later unless told otherwise, and ONNX Runtime
         # has no option for it: NVIDIA's libraries read this variable (FP32, as every backend runs)
         os.environ["NVIDIA_TF32_OVERRIDE"] = "0"
-        return [("TensorrtExecutionProvider", trt), CUDA_FP32]
+        return [(self.gpu_provider, trt), CUDA_FP32]
 
 
 BACKEND = ONNXRuntimeTensorRTBackend()

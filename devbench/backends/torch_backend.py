@@ -63,6 +63,17 @@ class TorchBackend:
 
         return Loaded(lambda: infer(x), infer, None, torch.__version__)
 
+    def cannot_run(self, device: str) -> str | None:
+        """On the board (``devbench doctor``): why this torch cannot run on ``device`` (a CPU build, or
+        a CUDA build that finds no GPU), which its import alone does not tell."""
+        import torch
+
+        if device != "cuda":
+            return None
+        if torch.version.cuda is None:
+            return f"torch {torch.__version__} here is a CPU build (no CUDA)"
+        return None if torch.cuda.is_available() else f"torch {torch.__version__} here finds no CUDA GPU"
+
     def profile(self, request: RunRequest, x: np.ndarray) -> Profiled:
         """``torch.profiler``: the top-level ATen ops of each inference, which the exported program
         calls one per graph node (their children are the kernels an op dispatches to)."""

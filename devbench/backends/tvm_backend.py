@@ -253,6 +253,17 @@ class TVMBackend:
             "tuned_via": via,
         }
 
+    def cannot_run(self, device: str) -> str | None:
+        """On the board (``devbench doctor``): why TVM's runtime for ``device`` does not load here
+        (``libtvm_runtime_cuda.so`` without CUDA's libraries, say), which ``import tvm`` does not tell."""
+        if device == "cpu":
+            return None
+        try:
+            load_device_runtime(device)
+        except RuntimeError as e:
+            return str(e)
+        return None
+
     def load(self, artifact: str, x: np.ndarray, threads: int, device: str) -> Loaded:
         """The Relax VM over the library; the thread pool is sized by TVM_NUM_THREADS, which the
         runner sets before anything starts it.

@@ -7,7 +7,7 @@ backend's board side is its module ``<name>_backend.py``, uploaded beside this f
 
     python3 runner.py --mode measure --backend tvm --artifact model.so --input input.npy --threads 4 \
         --warmup 10 --repeats 100 --out result.json
-    python3 runner.py --mode probe --out probe.json       # what this board has (devbench doctor)
+    python3 runner.py --mode probe --device cuda --out probe.json   # what this board has (doctor)
     python3 runner.py --mode accuracy --backend tvm --artifact model.so --input images.npy \
         --labels labels.npy --out result.json             # top-1 error of the deployed artifact
 
@@ -363,11 +363,30 @@ def hardware() -> dict[str, Any]:
     }
 
 
-def probe() -> dict[str, Any]:
+def unusable(device: str) -> dict[str, str]:
+    """By backend, why one whose runtime imports here still cannot run on ``device``: what its
+    ``cannot_run`` says (the CPU build of a runtime on a GPU board), for backends that have one."""
+    found = {}
+    for name in backend_names():
+        b = backend(name)
+        check = getattr(b, "cannot_run", None)
+        if check is None or runtime_version(b.info) is None:
+            continue
+        try:
+            why = check(device)
+        except Exception as e:  # a check that breaks says so rather than passing
+            why = f"{type(e).__name__}: {e}"
+        if why:
+            found[name] = why
+    return found
+
+
+def probe(device: str) -> dict[str, Any]:
     return {
         "environment": environment(),
         "hardware": hardware(),
         "runtimes": runtime_versions(),
+        "unusable": unusable(device),
         "disk_free_mb": shutil.disk_usage(".").free / 2**20,  # where artifacts land
     }
 
@@ -390,8 +409,8 @@ def main(argv: list[str]) -> int:
     try:
         if req.mode != "probe":
             isolate(req)
-        result = {"probe": probe, "measure": lambda: measure(req), "accuracy": lambda: accuracy(req),
-                  "profile": lambda: profile(req)}[req.mode]()
+        result = {"probe": lambda: probe(req.device), "measure": lambda: measure(req),
+                  "accuracy": lambda: accuracy(req), "profile": lambda: profile(req)}[req.mode]()
     except Exception as e:  # reported to the host as data: the host decides what it means
         result = {"error": f"{type(e).__name__}: {e}"}
     Path(req.out).write_text(json.dumps(result))

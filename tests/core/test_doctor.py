@@ -33,6 +33,25 @@ def test_the_probe_asks_the_cuda_driver_itself(gpu_target) -> None:
     assert (isinstance(gpus, int) and gpus >= 0) or (isinstance(gpus, str) and "CUDA" in gpus)
 
 
+def test_a_runtime_that_imports_but_cannot_use_the_gpu_fails_its_check(gpu_target) -> None:
+    """The CPU wheel of onnxruntime imports on a GPU board, and would fail every run there."""
+    why = "onnxruntime 1.32.0 here cannot use CUDAExecutionProvider: it has CPUExecutionProvider"
+    found = {"runtimes": {"torch": "2.14.1", "onnxruntime": "1.32.0"}, "hardware": {"cuda_gpus": 1},
+             "unusable": {"onnxruntime": why}}
+    ort, torch = check_backends(replace(gpu_target, backends=("onnxruntime", "torch")), found)
+    assert (ort.ok, ort.detail) == (False, why) and torch.ok
+
+
+def test_the_probe_asks_each_runtime_whether_it_runs_on_the_targets_device(gpu_target) -> None:
+    """This machine's real answers: no runtime here reaches a GPU (CPU onnxruntime, no CUDA driver),
+    and every one runs on the CPU."""
+    unusable = probe(gpu_target)["unusable"]
+    assert "CUDAExecutionProvider" in unusable["onnxruntime"] and "onnxruntime-gpu" in unusable["onnxruntime"]
+    assert "TensorrtExecutionProvider" in unusable["onnxruntime_trt"]
+    assert "torch" in unusable["torch"] and "tvm_runtime_cuda" in unusable["tvm"]
+    assert probe(replace(gpu_target, device="cpu"))["unusable"] == {}
+
+
 @pytest.mark.parametrize("fmt", ["text", "json"])
 def test_json_beside_a_format_is_refused_not_ignored(fmt: str, capsys: pytest.CaptureFixture[str]) -> None:
     from devbench.cli import main
