@@ -47,6 +47,9 @@ class LocalTransport:
             except subprocess.TimeoutExpired:
                 self._kill(proc)
                 raise DevbenchError(f"the benchmark on {self.target.name} ran past {job.timeout_s:.0f} s") from None
+            except BaseException:  # Ctrl-C in this very thread (doctor, profile): its own session kept the
+                self._kill(proc)   # signal from the runner, which must not run on after devbench
+                raise
             finally:
                 self._proc = None
             out = run_dir / job.request.out

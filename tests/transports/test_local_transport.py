@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
 import pytest
 
 from devbench.board.protocol import RunRequest
@@ -18,3 +26,30 @@ def test_a_cancel_between_two_runs_refuses_the_next_one() -> None:
     transport.cancel()  # no runner in flight: the flag alone must stop what comes next
     with pytest.raises(DevbenchError, match="^interrupted"):
         transport.run(probe)
+
+
+def test_ctrl_c_in_doctor_leaves_no_runner_behind(tmp_path: Path) -> None:
+    """The runner has its own session, so the terminal's Ctrl-C reaches devbench only; where the run
+    is in devbench's main thread (doctor's probe, profile) the interrupt must kill it. It used to run
+    on after devbench had exited 130."""
+    def runners() -> list[psutil.Process]:
+        # the run directory is made under TMPDIR, so a runner of this test is one whose cwd is here
+        found = []
+        for p in psutil.process_iter(["cmdline"]):
+            try:
+                if "runner.py" in " ".join(p.info["cmdline"] or []) and p.cwd().startswith(str(tmp_path)):
+                    found.append(p)
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                pass
+        return found
+
+    proc = subprocess.Popen([sys.executable, "-m", "devbench", "doctor", "--target", "local"], text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "TMPDIR": str(tmp_path)})
+    deadline = time.monotonic() + 60
+    while not runners():
+        assert proc.poll() is None and time.monotonic() < deadline, "the probe never started"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130 and err.strip().splitlines()[-1] == "devbench: interrupted", err
+    assert not runners()
