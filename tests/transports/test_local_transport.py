@@ -1,4 +1,4 @@
-"""The local board's cancel(): Ctrl-C may land between two runs, and the next one must not start."""
+"""The local board and Ctrl-C: the next run must not start, and a run in devbench's own thread ends with it."""
 
 from __future__ import annotations
 
