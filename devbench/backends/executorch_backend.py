@@ -101,12 +101,16 @@ class ExecuTorchBackend:
         return {"delegate": "xnnpack", "xnnpack_subgraphs": delegated, "portable_ops": portable,
                 "board_files": [GLUE]}
 
+    def cannot_run(self, device: str) -> str | None:
+        """On the board (``devbench doctor``): a GPU target's device is not one XNNPACK runs on."""
+        return None if device == "cpu" else f"ExecuTorch's XNNPACK delegate runs on CPUs, not {device}"
+
     def load(self, artifact: str, x: np.ndarray, threads: int, device: str) -> Loaded:
         import numpy as np
         from executorch.version import __version__  # a file of strings: no torch
 
-        if device != "cpu":
-            raise ValueError(f"ExecuTorch's XNNPACK delegate runs on CPUs, not {device}")
+        if why := self.cannot_run(device):
+            raise ValueError(why)
         glue = open_glue(Path(artifact).resolve().with_name(GLUE))
         if glue.devbench_et_threads(threads) != threads:
             raise RuntimeError(f"ExecuTorch's thread pool has {glue.devbench_et_threads(0)} threads, "

@@ -49,6 +49,7 @@ def test_the_probe_asks_each_runtime_whether_it_runs_on_the_targets_device(gpu_t
     assert "CUDAExecutionProvider" in unusable["onnxruntime"] and "onnxruntime-gpu" in unusable["onnxruntime"]
     assert "TensorrtExecutionProvider" in unusable["onnxruntime_trt"]
     assert "torch" in unusable["torch"] and "tvm_runtime_cuda" in unusable["tvm"]
+    assert "runs on CPUs" in unusable["executorch"]
     assert probe(replace(gpu_target, device="cpu"))["unusable"] == {}
 
 
