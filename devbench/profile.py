@@ -60,6 +60,7 @@ from devbench.bench import (
     compile_job,
     example_batch,
     load_model,
+    open_boards,
     settings_for,
 )
 from devbench.board.protocol import RunRequest
@@ -68,7 +69,7 @@ from devbench.models import ArchSpec
 from devbench.models.families import get_family
 from devbench.paths import check_output_file
 from devbench.targets import get_target
-from devbench.transports import BoardJob, open_transport
+from devbench.transports import BoardJob
 
 #: image formats ``--plot`` writes, by suffix
 PLOT_FORMATS = (".png", ".svg", ".pdf")
@@ -490,7 +491,7 @@ def profile_models(models: list[str], target: str, backend: str | None = None,
     backend = wanted[0]
     settings = settings_for(t, settings or MeasureSettings())
     jobs = [Job(load_model(m, settings.seed), t, backend, settings) for m in models]
-    transport = open_transport(t, trust_new_host)
+    transport = open_boards([t], trust_new_host)[t.name]
     try:
         return [profile_job(job, transport) for job in jobs]
     finally:

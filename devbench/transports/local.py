@@ -59,7 +59,11 @@ class LocalTransport:
             return json.loads(out.read_text())
 
     def reach(self) -> None:
-        """This machine is always there."""
+        """This machine is always there; for a CUDA target, so must its GPU be, or every job would fail
+        on the board after its artifacts were compiled."""
+        if reason := gpu_missing(self.target):
+            raise DevbenchError(f"target {self.target.name} runs on this machine's GPU, but {reason}: run devbench "
+                                "on the GPU machine, or through a target that reaches it (transport ssh)")
 
     def cancel(self) -> None:
         """Ctrl-C, from the thread that drives the run: stop the runner now and start no other."""
@@ -77,3 +81,13 @@ class LocalTransport:
 
     def close(self) -> None:
         """Nothing to release locally."""
+
+
+def gpu_missing(target: Target) -> str | None:
+    """Why a CUDA target measured on this machine cannot run here (no driver, no GPU), else None."""
+    if target.transport != "local" or target.device != "cuda":
+        return None
+    from devbench.board.protocol import no_gpu_reason
+    from devbench.board.runner import cuda_gpus
+
+    return no_gpu_reason(cuda_gpus())

@@ -134,12 +134,9 @@ def check_target(target: Target) -> None:
         raise DevbenchError(f"target {target.name} does not offer the tvm backend (its backends: "
                             f"{', '.join(target.backends)}), and only tvm reads a tuning; add tvm to backends in "
                             f"{target.source or 'its target file'} to tune for it")
-    if target.transport != "local" or target.device != "cuda":
-        return
-    from devbench.board.protocol import no_gpu_reason
-    from devbench.board.runner import cuda_gpus
+    from devbench.transports.local import gpu_missing
 
-    if reason := no_gpu_reason(cuda_gpus()):
+    if reason := gpu_missing(target):
         raise DevbenchError(f"target {target.name} tunes on this machine's GPU, but {reason}: run devbench tune "
                             "on the GPU machine, or through a target that reaches it (transport ssh or rpc)")
 

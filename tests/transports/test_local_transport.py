@@ -17,6 +17,7 @@ from devbench.errors import DevbenchError
 from devbench.targets import get_target
 from devbench.transports.base import BoardJob
 from devbench.transports.local import LocalTransport
+from tests.conftest import run_cli
 
 
 def test_a_cancel_between_two_runs_refuses_the_next_one() -> None:
@@ -53,3 +54,20 @@ def test_ctrl_c_in_doctor_leaves_no_runner_behind(tmp_path: Path) -> None:
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130 and err.strip().splitlines()[-1] == "devbench: interrupted", err
     assert not runners()
+
+
+@pytest.mark.parametrize("verb", [["run", "--model", "resnet8"], ["compare", "--model", "resnet8,resnet20"],
+                                  ["profile", "--model", "resnet8"]])
+def test_a_gpu_target_without_its_gpu_is_one_line_before_anything_compiles(verb: list[str], tmp_path: Path) -> None:
+    """Every job used to compile (TVM's CUDA build takes seconds a network) and then fail on the board
+    with the runtime's own words, one row each."""
+    from devbench.transports.local import gpu_missing
+
+    target = get_target("gpu-sm90", ["benchmarks/gpu-sm90.toml"])
+    if gpu_missing(target) is None:
+        pytest.skip("this machine has a CUDA GPU")
+    r = run_cli(*verb, "--targets-file", "benchmarks/gpu-sm90.toml", "--target", "gpu-sm90",
+                env={"DEVBENCH_CACHE_DIR": str(tmp_path), "DEVBENCH_DB": str(tmp_path / "r.sqlite")})
+    assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr[-2000:]
+    assert "gpu-sm90 runs on this machine's GPU, but" in r.stderr
+    assert not (tmp_path / "artifacts").exists() or not any((tmp_path / "artifacts").iterdir())
