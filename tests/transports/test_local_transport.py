@@ -17,7 +17,7 @@ from devbench.errors import DevbenchError
 from devbench.targets import get_target
 from devbench.transports.base import BoardJob
 from devbench.transports.local import LocalTransport
-from tests.conftest import run_cli
+from tests.conftest import REPO, run_cli
 
 
 def test_a_cancel_between_two_runs_refuses_the_next_one() -> None:
@@ -63,7 +63,7 @@ def test_a_gpu_target_without_its_gpu_is_one_line_before_anything_compiles(verb:
     with the runtime's own words, one row each."""
     from devbench.transports.local import gpu_missing
 
-    target = get_target("gpu-sm90", ["benchmarks/gpu-sm90.toml"])
+    target = get_target("gpu-sm90", [str(REPO / "benchmarks" / "gpu-sm90.toml")])
     if gpu_missing(target) is None:
         pytest.skip("this machine has a CUDA GPU")
     r = run_cli(*verb, "--targets-file", "benchmarks/gpu-sm90.toml", "--target", "gpu-sm90",
