@@ -29,26 +29,32 @@ def test_a_cancel_between_two_runs_refuses_the_next_one() -> None:
         transport.run(probe)
 
 
-def test_ctrl_c_in_doctor_leaves_no_runner_behind(tmp_path: Path) -> None:
+def test_ctrl_c_in_profile_leaves_no_runner_behind(tmp_path: Path) -> None:
     """The runner has its own session, so the terminal's Ctrl-C reaches devbench only; where the run
-    is in devbench's main thread (doctor's probe, profile) the interrupt must kill it. It used to run
+    is in devbench's main thread (profile, doctor's probe) the interrupt must kill it. It used to run
     on after devbench had exited 130."""
+    runs = tmp_path / "tmp"
+    runs.mkdir()
+
     def runners() -> list[psutil.Process]:
-        # the run directory is made under TMPDIR, so a runner of this test is one whose cwd is here
+        # the run directory is made under TMPDIR, so a runner of this test is one whose cwd is there
         found = []
         for p in psutil.process_iter(["cmdline"]):
             try:
-                if "runner.py" in " ".join(p.info["cmdline"] or []) and p.cwd().startswith(str(tmp_path)):
+                if "runner.py" in " ".join(p.info["cmdline"] or []) and p.cwd().startswith(str(runs)):
                     found.append(p)
             except (psutil.NoSuchProcess, psutil.AccessDenied):
                 pass
         return found
 
-    proc = subprocess.Popen([sys.executable, "-m", "devbench", "doctor", "--target", "local"], text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "TMPDIR": str(tmp_path)})
-    deadline = time.monotonic() + 60
+    # repeats enough for the runner to profile for many seconds (it stops at --max-time's 60)
+    proc = subprocess.Popen([sys.executable, "-m", "devbench", "profile", "--model", "resnet8", "--backend",
+                             "onnxruntime", "--repeats", "1000000"], text=True, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE,
+                            env={**os.environ, "TMPDIR": str(runs), "DEVBENCH_CACHE_DIR": str(tmp_path / "cache")})
+    deadline = time.monotonic() + 120
     while not runners():
-        assert proc.poll() is None and time.monotonic() < deadline, "the probe never started"
+        assert proc.poll() is None and time.monotonic() < deadline, "the runner never started"
         time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=30)
