@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if __package__:  # on the host, as devbench.backends.torch_backend
-    from devbench.board.protocol import BackendInfo, Loaded, Profiled, RunRequest, Runtime
+    from devbench.board.protocol import BackendInfo, Loaded, Profiled, RunRequest, Runtime, profiled_runs
 else:  # on the board, beside protocol.py
-    from protocol import BackendInfo, Loaded, Profiled, RunRequest, Runtime
+    from protocol import BackendInfo, Loaded, Profiled, RunRequest, Runtime, profiled_runs
 
 if TYPE_CHECKING:
     import numpy as np
@@ -88,7 +88,7 @@ class TorchBackend:
         activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
         walls = []
         with torch.profiler.profile(activities=activities) as prof:
-            for _ in range(request.repeats):
+            for _ in profiled_runs(request):
                 t0 = time.perf_counter()
                 with record_function(mark):
                     loaded.run()

@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if __package__:  # on the host, as devbench.backends.tvm_backend
-    from devbench.board.protocol import BackendInfo, Loaded, Profiled, RunRequest, Runtime
+    from devbench.board.protocol import BackendInfo, Loaded, Profiled, RunRequest, Runtime, profiled_runs
 else:  # on the board, beside protocol.py
-    from protocol import BackendInfo, Loaded, Profiled, RunRequest, Runtime
+    from protocol import BackendInfo, Loaded, Profiled, RunRequest, Runtime, profiled_runs
 
 if TYPE_CHECKING:
     import numpy as np
@@ -320,7 +320,7 @@ class TVMBackend:
 
         vm.set_instrument(instrument)
         runs, walls = [], []
-        for _ in range(request.repeats):
+        for _ in profiled_runs(request):
             run = []
             t0 = time.perf_counter()
             vm.invoke_stateful("main")

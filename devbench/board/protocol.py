@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING
 
@@ -126,6 +126,17 @@ def no_gpu_reason(cuda_gpus: int | str) -> str | None:
     if isinstance(cuda_gpus, str):
         return cuda_gpus
     return "the CUDA driver sees no GPU" if cuda_gpus <= 0 else None
+
+
+def profiled_runs(request: RunRequest) -> Iterator[int]:
+    """A profile's timed runs: ``repeats`` of them, but none begun past ``max_time_s``, as in
+    :func:`timing_loop` (a profiler's events grow with every run: a huge ``--repeats`` ran on for
+    minutes past the limit, gigabytes of them)."""
+    until = time.perf_counter() + request.max_time_s
+    for i in range(request.repeats):
+        if i and time.perf_counter() >= until:
+            return
+        yield i
 
 
 def timing_loop(run: Callable[[], object], timed: TimedLoop | None, request: RunRequest) -> list[float]:

@@ -6,11 +6,13 @@ one TVM test covers the shape-based mapping of fused kernels)."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
 
 from devbench.bench import MeasureSettings
+from devbench.board.protocol import RunRequest, profiled_runs
 from devbench.board.runner import per_inference_ops
 from devbench.models import get_spec
 from devbench.profile import (
@@ -195,3 +197,15 @@ def test_cli_says_profile_takes_one_backend() -> None:
     assert (proc.returncode, proc.stderr) == (2, "devbench: error: argument --backend: 'onnxruntime,torch': profile "
                                                  "takes one backend; run it once per backend (see devbench profile "
                                                  "--help)\n")
+
+
+def test_a_profile_stops_at_max_time_like_a_measurement() -> None:
+    """`profile --repeats 1000000` ran every repeat regardless of --max-time (ONNX Runtime's run: 600 s,
+    then the board's timeout, with 6.6 GB of trace)."""
+    t0 = time.perf_counter()
+    runs = 0
+    for _ in profiled_runs(RunRequest(repeats=10**9, max_time_s=0.2)):
+        runs += 1
+        time.sleep(0.01)
+    assert 1 < runs < 100 and time.perf_counter() - t0 < 1.0
+    assert len(list(profiled_runs(RunRequest(repeats=7, max_time_s=60)))) == 7
