@@ -51,7 +51,9 @@ def test_ctrl_c_in_profile_leaves_no_runner_behind(tmp_path: Path) -> None:
     proc = subprocess.Popen([sys.executable, "-m", "devbench", "profile", "--model", "resnet8", "--backend",
                              "onnxruntime", "--repeats", "20000"], text=True, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE,
-                            env={**os.environ, "TMPDIR": str(runs), "DEVBENCH_CACHE_DIR": str(tmp_path / "cache")})
+                            env={**os.environ, "TMPDIR": str(runs), "DEVBENCH_CACHE_DIR": str(tmp_path / "cache")},
+                            # as from a terminal: a background job (CI's shell) starts with SIGINT ignored
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
     while not runners():
         assert proc.poll() is None and time.monotonic() < deadline, "the runner never started"
