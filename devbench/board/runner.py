@@ -363,14 +363,14 @@ def hardware() -> dict[str, Any]:
     }
 
 
-def unusable(device: str) -> dict[str, str]:
-    """By backend, why one whose runtime imports here still cannot run on ``device``: what its
-    ``cannot_run`` says (the CPU build of a runtime on a GPU board), for backends that have one."""
+def unusable(device: str, runtimes: dict[str, str | None]) -> dict[str, str]:
+    """By backend, why one whose runtime imports here (``runtimes``, :func:`runtime_versions`) still
+    cannot run on ``device``: what its ``cannot_run`` says (the CPU build of a runtime on a GPU board)."""
     found = {}
     for name in backend_names():
         b = backend(name)
         check = getattr(b, "cannot_run", None)
-        if check is None or runtime_version(b.info) is None:
+        if check is None or runtimes.get(b.info.runtime.module) is None:
             continue
         try:
             why = check(device)
@@ -382,11 +382,12 @@ def unusable(device: str) -> dict[str, str]:
 
 
 def probe(device: str) -> dict[str, Any]:
+    runtimes = runtime_versions()
     return {
         "environment": environment(),
         "hardware": hardware(),
-        "runtimes": runtime_versions(),
-        "unusable": unusable(device),
+        "runtimes": runtimes,
+        "unusable": unusable(device, runtimes),
         "disk_free_mb": shutil.disk_usage(".").free / 2**20,  # where artifacts land
     }
 
