@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
-from devbench import __version__
+from devbench import __version__, interrupts
 from devbench.errors import DevbenchError
 
 #: verb name -> module under devbench.cli (only the verb that runs is imported: torch and TVM load
@@ -124,7 +124,10 @@ def main(argv: list[str] | None = None) -> int:
         setattr(args, name, getattr(args, name, 0))
     configure_output(args.verbose, args.quiet)
     try:
-        return int(args._module.run(args) or 0)
+        # every verb stops alike on Ctrl-C and on SIGTERM (`kill`, a scheduler's time limit), even when
+        # started with SIGINT ignored (a shell's background job): the transports then kill their runners
+        with interrupts.watch():
+            return int(args._module.run(args) or 0)
     except DevbenchError as e:
         if args.debug:
             raise

@@ -29,10 +29,12 @@ def test_a_cancel_between_two_runs_refuses_the_next_one() -> None:
         transport.run(probe)
 
 
-def test_ctrl_c_in_profile_leaves_no_runner_behind(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("sig", "ignored"), [(signal.SIGINT, False), (signal.SIGINT, True), (signal.SIGTERM, False)])
+def test_ctrl_c_in_profile_leaves_no_runner_behind(sig: signal.Signals, ignored: bool, tmp_path: Path) -> None:
     """The runner has its own session, so the terminal's Ctrl-C reaches devbench only; where the run
     is in devbench's main thread (profile, doctor's probe) the interrupt must kill it. It used to run
-    on after devbench had exited 130."""
+    on after devbench had exited 130; SIGTERM killed devbench and left it running, and a devbench
+    started with SIGINT ignored (a shell's background job) went on profiling after SIGINT."""
     runs = tmp_path / "tmp"
     runs.mkdir()
 
@@ -52,13 +54,13 @@ def test_ctrl_c_in_profile_leaves_no_runner_behind(tmp_path: Path) -> None:
                              "onnxruntime", "--repeats", "20000"], text=True, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE,
                             env={**os.environ, "TMPDIR": str(runs), "DEVBENCH_CACHE_DIR": str(tmp_path / "cache")},
-                            # as from a terminal: a background job (CI's shell) starts with SIGINT ignored
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                            preexec_fn=lambda: signal.signal(signal.SIGINT,
+                                                             signal.SIG_IGN if ignored else signal.SIG_DFL))
     deadline = time.monotonic() + 120
     while not runners():
         assert proc.poll() is None and time.monotonic() < deadline, "the runner never started"
         time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130 and err.strip().splitlines()[-1] == "devbench: interrupted", err
     assert not runners()
