@@ -171,7 +171,12 @@ def probe_board(request: BoardRequest, trust_new_host: bool = False) -> dict[str
     reach = target_from_dict({"name": request.name, "transport": "ssh", "threads": 1, "ssh": request.ssh_table()},
                              f"board {request.name}")
     try:
-        return probe(reach, trust_new_host=trust_new_host)
+        found = probe(reach, trust_new_host=trust_new_host)
+        if cpus.jetson_gpu(found.get("hardware", {})):
+            # the probe asked each runtime about the CPU; a Jetson's target runs them on its GPU, where
+            # a runtime that imports may still be a CPU build (pip's aarch64 onnxruntime)
+            found = probe(replace(reach, device="cuda"), trust_new_host=trust_new_host)
+        return found
     except NoNumpy:
         kind = kind_target(request)
         runtimes = [RUNTIMES[b] for b in (kind.backends if kind else RUNTIMES) if b in RUNTIMES]
@@ -223,7 +228,9 @@ def describe(request: BoardRequest, found: dict[str, Any], kind: Target | None) 
     usable = {c.backend for c in checks if c.ok}
     lacking = [c for c in checks if c.backend in wanted and not c.ok]
     table["backends"] = [b for b in wanted if b in usable] or wanted
-    install = pip_install(request.python, [RUNTIMES[c.backend] for c in lacking]) if lacking and not emulated else None
+    # what pip can mend: a runtime missing or at the wrong version, not a CPU build on a GPU board
+    installable = [RUNTIMES[c.backend] for c in lacking if c.install]
+    install = pip_install(request.python, installable) if installable and not emulated else None
 
     runtimes = ", ".join(f"{k} {v or 'missing'}" for k, v in found.get("runtimes", {}).items())
     facts = [

@@ -95,6 +95,29 @@ def test_a_jetson_orin_gets_cuda_with_its_cpu_as_the_host() -> None:
     assert any("CUDA 12.6.68" in f for f in board.facts)
 
 
+def test_a_jetson_is_asked_whether_its_runtimes_use_its_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    """pip's aarch64 onnxruntime imports on a Jetson but has no CUDA provider: the first probe (asked
+    about the CPU) passed it, and every run of the written CUDA target failed."""
+    from devbench import doctor
+
+    asked = []
+
+    def jetson(target, trust_new_host=False):  # type: ignore[no-untyped-def]
+        asked.append(target.device)
+        found = probe(parts=("0x41:0xd42",) * 6, cores=6, compatible=["nvidia,p3768", "nvidia,tegra234"],
+                      cuda="12.6.68", found_runtimes=runtimes(tvm=TVM, onnxruntime="1.20.0", torch="2.5.0"))
+        cpu_build = "onnxruntime 1.20.0 here cannot use CUDAExecutionProvider: it has CPUExecutionProvider"
+        return found | {"unusable": {"onnxruntime": cpu_build} if target.device == "cuda" else {}}
+
+    monkeypatch.setattr(doctor, "probe", jetson)
+    req = add.BoardRequest("orin", "board.lan")
+    board = add.describe(req, add.probe_board(req), add.kind_target(req))
+    assert asked == ["cpu", "cuda"] and board.table["device"] == "cuda"
+    assert "onnxruntime" not in board.table["backends"] and {"tvm", "torch"} <= set(board.table["backends"])
+    assert any(m.startswith("onnxruntime: ") and "CUDAExecutionProvider" in m for m in board.missing)
+    assert board.install is None  # pip's onnxruntime is what the board has: installing it again mends nothing
+
+
 PI4_CPUINFO = "".join(
     f"processor\t: {i}\nBogoMIPS\t: 108.00\nFeatures\t: fp asimd evtstrm crc32 cpuid\nCPU implementer\t: 0x41\n"
     f"CPU architecture: 8\nCPU variant\t: 0x0\nCPU part\t: 0xd08\nCPU revision\t: 3\n\n" for i in range(4)
