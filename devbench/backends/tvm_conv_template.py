@@ -29,13 +29,19 @@ class Knobs:
     """The template's choices: output pixels per register tile (largest divisor of the width up to
     it) and output channel blocks per tile (largest divisor of the blocks up to it).
 
-    A tile of ``oc_tile`` blocks reuses each broadcast input pixel for ``oc_tile`` FMAs, halving
-    the loads per FMA at 2; its accumulators (pixels x ``oc_tile`` vectors) must fit the registers.
-    ``oc_tile=None`` fills ``reg_n`` accumulators where a row is narrower than ``reg_n`` pixels (an
-    8-wide layer takes 2 blocks): fewer than about 10 independent FMA chains leave the FMA units
-    waiting on their latency. Against a fixed 16 x 1 tile, in the network with no tuning, here:
-    resnet56 0.95x, wrn_16_2 0.93x, pruned_wrn, pruned_resnet and reduced_resnet 0.96-0.98x the time
-    (medians of 16 interleaved rounds).
+    A tile of ``oc_tile`` blocks reuses each broadcast input pixel for ``oc_tile`` FMAs: a step of
+    the reduction loads ``pixels + oc_tile`` vectors for ``pixels x oc_tile`` FMAs (17 for 16 at
+    16 x 1, 8 at 4 x 4); its accumulators (pixels x ``oc_tile`` vectors) must fit the registers, and
+    fewer than about 10 independent FMA chains leave the FMA units waiting on their latency.
+    ``oc_tile=None`` (:func:`tile`) takes the tile of at most ``reg_n`` accumulators that has the
+    most, and of those the one with the most channel blocks (up to :data:`MAX_BLOCKS`). Against the
+    former rule (pixels first, blocks only to fill a row narrower than ``reg_n``), untuned, paired in
+    one process (60 blocks of 10 inferences), its time: resnet8 0.87x, resnet20 0.95x, resnet56 0.98x,
+    wrn_16_2 0.92x, reduced_wrn 0.93x, pruned_wrn 0.97x, pruned_resnet 0.96x, reduced_resnet 0.98x,
+    reduced_densenet 0.93x, pruned_densenet 0.98x, densenet_bc_100 1.00x, wrn_40_4 0.94x: most of it
+    on the stride-2 convs, whose strided input loads the taller tile halves (resnet20's 16 -> 32
+    channel one took 36 us at 16 x 1, 22 us at 8 x 2). Taking 4 blocks whatever the accumulators
+    (a 7-wide row of 4 blocks: 1 x 4) made reduced_wrn 1.14x and reduced_resnet 1.08x slower.
     """
 
     reg_n: int = 16
@@ -43,10 +49,12 @@ class Knobs:
 
 
 DEFAULT = Knobs()
+#: the most output channel blocks :data:`DEFAULT` puts in a tile (4 x 4 accumulators at 16 pixels)
+MAX_BLOCKS = 4
 #: Measured in isolation, computing the padding in its own parallel loop instead of per row came out
 #: ahead on some kernels by under 3 %, and its picks made resnet56 6 % slower in the network (one more
 #: thread fork-join per kernel): only the register tile is tuned. Its shape matters by layer: on
-#: resnet56's convs here the best of these beat the default by 1.0-1.6x a kernel (1.20x over the
+#: resnet56's convs here the best of these beat the former default by 1.0-1.6x a kernel (1.20x over the
 #: network's kernels), taller tiles (2-4 channel blocks) winning on the 16x16 and 8x8 layers.
 VARIANTS = (DEFAULT, Knobs(16, 1), Knobs(8, 1), Knobs(4, 1), Knobs(8, 2), Knobs(16, 2), Knobs(4, 4), Knobs(8, 4))
 
@@ -55,6 +63,15 @@ def divisor(extent: Any, at_most: int) -> int:
     """The largest divisor of a loop's ``extent`` up to ``at_most``: tiles never leave a remainder."""
     extent = int(extent)
     return max(d for d in range(1, min(at_most, extent) + 1) if extent % d == 0)
+
+
+def tile(width: int, blocks: int, knobs: Knobs) -> tuple[int, int]:
+    """The register tile ``knobs`` give a conv whose rows are ``width`` pixels of ``blocks`` output
+    channel blocks: (pixels, channel blocks), each dividing its loop."""
+    if knobs.oc_tile is not None:
+        return divisor(width, knobs.reg_n), divisor(blocks, knobs.oc_tile)
+    tiles = [(divisor(width, max(1, knobs.reg_n // b)), b) for b in range(1, MAX_BLOCKS + 1) if blocks % b == 0]
+    return max(tiles, key=lambda t: (t[0] * t[1], t[1]))
 
 
 def has_block(func: Any, name: str) -> bool:
@@ -95,10 +112,9 @@ def schedule(func: Any, knobs: Knobs = DEFAULT) -> Any:
     epilogue, names = fused_epilogue(sch, CONV_BLOCK)
 
     n, oc_chunk, oh, ow, oc_block, ic, kh, kw = sch.get_loops(conv)
-    pixels = divisor(sch.get(ow).extent, knobs.reg_n)  # 28 wide, 16 -> 14
+    pixels, oc_tile = tile(int(sch.get(ow).extent), int(sch.get(oc_chunk).extent), knobs)
     ow_outer, ow_inner = sch.split(ow, [None, pixels])
-    oc_tile = knobs.oc_tile or max(1, knobs.reg_n // pixels)
-    oc_outer, oc_inner = sch.split(oc_chunk, [None, divisor(sch.get(oc_chunk).extent, oc_tile)])
+    oc_outer, oc_inner = sch.split(oc_chunk, [None, oc_tile])
     sch.reorder(n, oc_outer, oh, ow_outer, ic, kh, kw, oc_inner, ow_inner, oc_block)
     rows = sch.fuse(n, oc_outer, oh)
     if epilogue is not None:

@@ -55,3 +55,16 @@ def run_scheduled(mod: Any, target: Any, x: torch.Tensor) -> np.ndarray:
         mod = default_schedule(mod, target)
     vm = relax.VirtualMachine(tvm.compile(mod, target=target, relax_pipeline=_finish_pipeline(target)), tvm.cpu())
     return vm["main"](tvm.runtime.tensor(x.numpy(), tvm.cpu())).numpy()
+
+
+def test_the_default_tile_has_the_most_accumulators_then_the_most_channel_blocks() -> None:
+    """16 accumulators where the width and blocks allow, taller where two tiles tie (each broadcast input
+    pixel then serves more FMAs), never a short tile for the sake of height (a 7-wide row of 4 blocks)."""
+    d = template.DEFAULT
+    assert template.tile(32, 1, d) == (16, 1)  # one block: pixels only
+    assert template.tile(16, 2, d) == (8, 2)  # resnet20's 16 -> 32 channel stride-2 conv (was 16 x 1)
+    assert template.tile(8, 4, d) == (4, 4)
+    assert template.tile(7, 4, d) == (7, 2)  # 14 accumulators, not 1 x 4
+    assert template.tile(14, 4, d) == (7, 2)
+    assert template.tile(7, 3, d) == (7, 1)
+    assert template.tile(28, 6, template.Knobs(16, 4)) == (14, 3)  # explicit knobs: the largest divisors
