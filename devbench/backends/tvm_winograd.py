@@ -24,19 +24,26 @@ inferences):
   1.14x, wrn_40_4 1.21x, and wrn_16_4 and wrn_16_8, where it adds only their 256- and 512-channel
   8x8 convs (9 and 38 MB of transformed weights each), 1.20x and 1.30x; DenseNet-BC-100 and the
   Fashion-MNIST pairs have no conv the two boundaries disagree on. Down to 16 channels it added
-  nothing on resnet56 (1.01x) and made pruned_wrn 0.95x.
+  nothing on resnet56 (1.01x) and made pruned_wrn 0.95x while the transforms went point by point;
+  tile by tile (:func:`tile_major`), against the former kernel and boundary, 16 channels at 32x32
+  made resnet20 1.20x and resnet56 1.21x as fast (a 16-channel kernel in 0.65x the direct conv's time),
+  resnet8 1.13x, wrn_16_2 1.12x, DenseNet-BC-100 1.13x, wrn_16_4 1.03x, wrn_40_4 1.02x, the
+  Fashion-MNIST pairs 1.00x (none of their convs changed); 16 channels down to 16x16 made
+  resnet56_b0.5 1.10x but pruned_wrn's 28x28 convs 0.96x, so :data:`ONE_FMA_UNIT` stops at 32x32.
 
 The kernel is one PrimFunc of three parallel loops in the NCHW[x]c layout the network already has:
 each row of input tiles transformed where its padded rows were just computed; per Winograd point,
 the tiles x input channels by input channels x output channels product, a register tile of tiles by
-one output channel block (the knob that tuning measures, :data:`VARIANTS`); and each row of output
-tiles transformed back with the conv's fused epilogue (bias, residual add, ReLU) still in registers.
-F(4x4, 3x3)'s outputs differ from an exact conv's by a few millionths of the largest output
-(float32 rounding in the transforms); F(2x2, 3x3) came 5-8x closer, and was slower on every layer tried.
+one output channel block; and each row of output tiles transformed back with the conv's fused
+epilogue (bias, residual add, ReLU) still in registers. The register tile's height and the layout
+of the transformed buffers are the knobs tuning measures (:data:`VARIANTS`). F(4x4, 3x3)'s outputs
+differ from an exact conv's by a few millionths of the largest output (float32 rounding in the
+transforms); F(2x2, 3x3) came 5-8x closer, and was slower on every layer tried.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,8 +76,8 @@ class Boundary:
 #: cores with two 512-bit FMA units (Intel Xeon), and every core not measured otherwise
 TWO_FMA_UNITS = Boundary(wide=48, wide_pixels=256, narrow=32, narrow_pixels=1024)
 #: cores that issue one 512-bit FMA a cycle: every conv of 32 channels or more, down to 8x8 outputs
-#: (the smallest measured)
-ONE_FMA_UNIT = Boundary(wide=32, wide_pixels=64, narrow=32, narrow_pixels=64)
+#: (the smallest measured), and of 16 channels at 32x32
+ONE_FMA_UNIT = Boundary(wide=32, wide_pixels=64, narrow=16, narrow_pixels=1024)
 #: the LLVM CPU names (``mcpu``) of the cores measured with :data:`ONE_FMA_UNIT`'s boundary
 ONE_FMA_UNIT_CPUS = frozenset({"znver4"})
 #: measured where channel blocks are 16 floats (AVX-512); with narrower vectors the transforms
@@ -81,13 +88,39 @@ MIN_LANES = 16
 @dataclass(frozen=True)
 class Knobs:
     """Tiles per register tile of the product: each broadcast input value updates one output
-    channel block of ``tiles`` accumulators (fewer where the tile count has no such divisor)."""
+    channel block of ``tiles`` accumulators (fewer where the tile count has no such divisor).
+
+    ``tile_major`` lays the transformed input and the product out tile by tile (each tile's 36
+    points one after another) instead of point by point; ``None`` leaves it to :func:`tile_major`.
+    """
 
     tiles: int = 16
+    tile_major: bool | None = None
 
 
 DEFAULT = Knobs()
-VARIANTS = (DEFAULT, Knobs(8))
+#: what tuning measures: both tile heights in both layouts (DEFAULT is one of them on every conv)
+VARIANTS = (DEFAULT, *(Knobs(tiles, major) for tiles in (16, 8) for major in (True, False)))
+
+
+#: the most bytes of transformed input and weights a conv lays out tile by tile (Zen 4's L2 a core)
+TILE_MAJOR_BYTES = 1 << 20
+
+
+def tile_major(transformed_bytes: int) -> bool:
+    """Whether a conv whose transformed input and weights take ``transformed_bytes`` lays its
+    transformed input and product out tile by tile (the default of :class:`Knobs`).
+
+    Point by point, a transform reads or writes each tile's 36 values a point's slab apart
+    (channels x tiles x 4 bytes: 4 KB at 16 channels and 64 tiles, where all 36 fall in one L1 set);
+    tile by tile they are 36 consecutive vectors, and the product instead gathers each point's values
+    from the whole buffer, which pays while that buffer stays in L2 beside the weights. Untuned, on
+    Zen 4 (1 MB of L2 a core), paired in one process, tile by tile everywhere against point by point:
+    resnet56 1.08x as fast, wrn_16_2 1.13x, but wrn_16_4 0.95x and wrn_40_4 0.98x; by kernel, tile by
+    tile took 0-15 % less time on 32 and 64 channels at 16x16 and 32x32 (under 1 MB), and 3-26 % more
+    from 128 channels (2.4 MB of weights) up.
+    """
+    return transformed_bytes <= TILE_MAJOR_BYTES
 
 
 def boundary_for(target: Any) -> Boundary:
@@ -174,6 +207,11 @@ def schedule(func: Any, knobs: Knobs = DEFAULT) -> Any:
 
     sch = s_tir.Schedule(tvm.IRModule({"main": func}))
     epilogue, _ = fused_epilogue(sch, OUTPUT)
+    product = sch.get(sch.get_sblock(PRODUCT))
+    transformed = sum(math.prod(int(d) for d in r.source.shape) * 4 for r in product.reads)  # float32
+    if knobs.tile_major if knobs.tile_major is not None else tile_major(transformed):
+        sch.transform_layout(sch.get_sblock(INPUT), ("write", 0), lambda e, f, c, n, y, x, cb: (c, n, y, x, e, f, cb))
+        sch.transform_layout(sch.get_sblock(PRODUCT), ("write", 0), lambda e, f, k, n, y, x, kb: (k, n, y, x, e, f, kb))
 
     # the input: a row of tiles per iteration, its padded rows computed there, each tile in registers
     block = sch.get_sblock(INPUT)

@@ -41,7 +41,10 @@ def _kernels(mod: Any) -> list[Any]:
     return [gv for gv, f in mod.functions_items() if isinstance(f, tirx.PrimFunc) and winograd.applies(f)]
 
 
-@pytest.mark.parametrize("knobs", winograd.VARIANTS, ids=lambda k: f"tiles{k.tiles}")
+LAYOUTS = {None: "auto", True: "tile-major", False: "point-major"}
+
+
+@pytest.mark.parametrize("knobs", winograd.VARIANTS, ids=lambda k: f"tiles{k.tiles}-{LAYOUTS[k.tile_major]}")
 def test_every_variant_matches_pytorch_with_a_batch_uneven_blocks_and_a_wide_image(knobs: winograd.Knobs) -> None:
     import tvm
 
@@ -70,7 +73,8 @@ def test_every_variant_matches_pytorch_with_a_batch_uneven_blocks_and_a_wide_ima
     (64, 16, 1, NEON, False),     # not measured with 4-float vectors
     (32, 16, 1, ZEN4, True),      # one 512-bit FMA a cycle: the multiplies saved weigh more
     (64, 8, 1, ZEN4, True),
-    (16, 32, 1, ZEN4, False),     # made a pruned WRN slower
+    (16, 32, 1, ZEN4, True),      # 64 tiles: laid out tile by tile, 0.65x the direct conv's time
+    (16, 16, 1, ZEN4, False),     # made a pruned WRN's 28x28 convs slower
     (64, 4, 1, ZEN4, False),      # one tile: not measured
 ])
 def test_a_conv_takes_winograd_only_where_it_was_measured_faster(
@@ -95,3 +99,30 @@ def test_a_boundary_given_to_prepare_overrides_the_targets() -> None:
     assert _kernels(prepare(net, x, zen4)[0])  # Zen 4's own boundary takes it
     assert not _kernels(prepare(net, x, zen4, winograd=winograd.TWO_FMA_UNITS)[0])  # the Xeon's does not
     assert not _kernels(prepare(net, x, zen4, winograd=False)[0])
+
+
+@pytest.mark.parametrize(("channels", "size", "tile_major"), [
+    (32, 16, True),    # 74 KB of transformed input, 147 KB of transformed weights: tile by tile
+    (128, 8, False),   # 2.4 MB of transformed weights: point by point
+])
+def test_the_transformed_buffers_are_laid_out_tile_by_tile_unless_the_weights_outgrow_l2(
+        channels: int, size: int, tile_major: bool) -> None:
+    import tvm
+
+    from devbench.backends.tvm_backend import prepare
+
+    net = torch.nn.Sequential(torch.nn.Conv2d(16, channels, 1), torch.nn.ReLU(),
+                              torch.nn.Conv2d(channels, channels, 3, padding=1)).eval()
+    mod, _ = prepare(net, torch.randn(1, 16, size, size), tvm.target.Target(ZEN4))
+    (gv,) = _kernels(mod)
+
+    def points_last(knobs: winograd.Knobs) -> list[bool]:
+        """For the transformed input and the product: whether the 6x6 points are its inner axes."""
+        root = winograd.schedule(mod[gv], knobs).mod["main"].body.block
+        shapes = {b.name: [int(d) for d in b.shape] for b in root.alloc_buffers}
+        shapes = [shapes[winograd.INPUT], shapes[winograd.PRODUCT]]
+        assert all(shape[:2] == [winograd.ALPHA] * 2 or shape[4:6] == [winograd.ALPHA] * 2 for shape in shapes)
+        return [shape[4:6] == [winograd.ALPHA] * 2 for shape in shapes]
+
+    assert points_last(winograd.DEFAULT) == [tile_major] * 2
+    assert points_last(winograd.Knobs(tile_major=not tile_major)) == [not tile_major] * 2
