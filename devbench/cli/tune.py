@@ -23,7 +23,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="stop after this many minutes (for each network)")
     p.add_argument("--trials-per-task", type=trial_count, help="cap per kernel (default: trials / new kernels)")
     p.add_argument("--retune", action="store_true",
-                   help="also search kernels the database already has (adds trials; the best record wins)")
+                   help="also search kernels the database already has, their template variants measured again "
+                        "(adds trials; the best record wins)")
     p.add_argument("--no-seed", dest="seed", action="store_false",
                    help="search every new kernel instead of seeding convs from the conv template and "
                         "other kernels from tuned neighbours")

@@ -4,7 +4,8 @@ Only kernels the database has no record for are tuned: a second member of a netw
 (pruned, reduced, scaled) spends trials only on the conv shapes the first did not have. New kernels
 are first seeded without a search: blocked convs with the conv template's few variants
 (:mod:`.templates`), the others with a tuned neighbour's schedule refitted to the new shape
-(:mod:`.transfer`). MetaSchedule searches what is left; ``retune`` searches every kernel again.
+(:mod:`.transfer`). MetaSchedule searches what is left; ``retune`` measures the template variants
+and searches every kernel again.
 """
 
 from __future__ import annotations
@@ -96,7 +97,8 @@ def tune(
     ``database_dir`` replaces the root of the per-target databases (default
     ``$DEVBENCH_CACHE_DIR/tuning``). ``max_trials_per_task`` defaults to an even share of
     ``trials`` over the new tasks. The time budget stops tuning after the batch in flight.
-    ``retune`` searches kernels the database already covers again, to add trials to a tuning.
+    ``retune`` measures the template variants of convs the database already covers again and
+    searches every kernel, to add trials to a tuning.
     ``search_strategy`` "replay-trace" skips the cost-model-guided search (fast, for smoke tests).
     ``seed`` first gives new kernels measured schedules without a search: the conv template's
     variants for blocked convs, a tuned neighbour's schedule for the rest; only kernels neither
@@ -195,14 +197,17 @@ def _tune(network: ArchSpec | torch.nn.Module, target: Target, trials: int | Non
     # on an SSH board TVM's RPC server (tens of seconds)
     builder, runner = measurers.get() if new else (None, None)
     seeded = []
-    if seed and not retune:  # a few candidates per kernel: not worth a deadline check
-        for how, step in (("a conv template", seed_templates), ("a tuned neighbour", transfer_schedules)):
-            for s in step(new, database, tgt, builder, runner):
-                log.log(level, "%s seeded from %s: %.1f us (%d candidates)", s.task_name, how, s.best_us, s.trials)
-                seeded.append(s)
-            interrupts.check()
-            names = {s.task_name for s in seeded}
-            new = [t for t in new if t.task_name not in names]
+    # a few candidates per kernel: not worth a deadline check. A retune measures the template's
+    # variants again too: they are what a database tuned before a template gained a variant lacks,
+    # and MetaSchedule's search does not find them; it then searches every kernel as well.
+    steps = [("a conv template", seed_templates)] + ([] if retune else [("a tuned neighbour", transfer_schedules)])
+    for how, step in steps if seed else []:
+        for s in step(new, database, tgt, builder, runner):
+            log.log(level, "%s seeded from %s: %.1f us (%d candidates)", s.task_name, how, s.best_us, s.trials)
+            seeded.append(s)
+        interrupts.check()
+        names = {s.task_name for s in seeded}
+        new = new if retune else [t for t in new if t.task_name not in names]
     report = TuneReport(
         target=target.name, database=db_dir(target, database_dir), tasks=len(all_tasks), reused=len(done),
         seeded=len(seeded), tuned=len(new), trials=sum(s.trials for s in seeded), wall_s=0.0,

@@ -63,8 +63,9 @@ def test_family_member_reuses_kernels_and_seeds_new_convs_from_the_template(
     assert len(new_convs) == 1 and new_convs[0] not in second.task_names and second.best_us[new_convs[0]] > 0
     assert second.seeded >= 1 and second.trials <= len(VARIANTS) + 4
 
-    again = _tune(member(False), retune=True)  # more trials on kernels the database already has
-    assert again.reused == 0 and again.seeded == 0 and again.tuned == first.tasks and again.trials > 0
+    # more trials on kernels the database already has: the template's variants again, then a search
+    again = _tune(member(False), retune=True)
+    assert again.reused == 0 and again.seeded == 2 and again.tuned == first.tasks and again.trials > 0
 
     # A later compile picks the database up by itself and says so.
     torch.manual_seed(0)
