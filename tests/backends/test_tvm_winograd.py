@@ -74,7 +74,7 @@ def test_every_variant_matches_pytorch_with_a_batch_uneven_blocks_and_a_wide_ima
     (32, 16, 1, ZEN4, True),      # one 512-bit FMA a cycle: the multiplies saved weigh more
     (64, 8, 1, ZEN4, True),
     (16, 32, 1, ZEN4, True),      # 64 tiles: laid out tile by tile, 0.65x the direct conv's time
-    (16, 16, 1, ZEN4, False),     # made a pruned WRN's 28x28 convs slower
+    (16, 16, 1, ZEN4, False),     # under 1024 pixels (28x28 ones made a pruned WRN slower)
     (64, 4, 1, ZEN4, False),      # one tile: not measured
 ])
 def test_a_conv_takes_winograd_only_where_it_was_measured_faster(
