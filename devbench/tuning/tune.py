@@ -206,8 +206,9 @@ def _tune(network: ArchSpec | torch.nn.Module, target: Target, trials: int | Non
             log.log(level, "%s seeded from %s: %.1f us (%d candidates)", s.task_name, how, s.best_us, s.trials)
             seeded.append(s)
         interrupts.check()
-        names = {s.task_name for s in seeded}
-        new = new if retune else [t for t in new if t.task_name not in names]
+        if not retune:  # a retune searches the seeded kernels too
+            names = {s.task_name for s in seeded}
+            new = [t for t in new if t.task_name not in names]
     report = TuneReport(
         target=target.name, database=db_dir(target, database_dir), tasks=len(all_tasks), reused=len(done),
         seeded=len(seeded), tuned=len(new), trials=sum(s.trials for s in seeded), wall_s=0.0,
