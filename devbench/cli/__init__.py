@@ -59,12 +59,15 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 class DefaultsFormatter(argparse.HelpFormatter):
-    """Shows an option's default where its help does not already say it (and it has one)."""
+    """Shows an option's default where its help does not already say it (and it has one). A flag (no
+    value: ``--retune``, ``--no-seed``) shows none: ``--no-seed``'s default is ``seed=True``, which
+    read "(default: True)" as if seeding were off by default."""
 
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
         default = action.default
-        if not action.option_strings or "default" in text or default in (None, False, [], argparse.SUPPRESS):
+        if (not action.option_strings or action.nargs == 0 or "default" in text
+                or default in (None, False, [], argparse.SUPPRESS)):
             return text
         shown = ",".join(map(str, default)) if isinstance(default, list) else str(default)
         return f"{text} (default: {shown.replace('%', '%%')})"

@@ -96,6 +96,19 @@ def test_targets_lists_local() -> None:
     assert int(rows["local"]["threads"]) >= 1
 
 
+def test_no_flag_shows_a_default_in_help() -> None:
+    """A flag takes no value, so a default shown would only mislead: ``--no-seed``'s read
+    "(default: True)", as if seeding were off unless asked for."""
+    import argparse
+
+    from devbench.cli import build_parser
+
+    verbs = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    for verb, parser in verbs.choices.items():
+        text = " ".join(parser.format_help().split())
+        assert "(default: True)" not in text and "(default: False)" not in text, verb
+
+
 def test_help_lists_every_verb_and_console_script_exists() -> None:
     proc = run_cli("--help")
     assert proc.returncode == 0, proc.stderr
