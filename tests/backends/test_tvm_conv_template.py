@@ -25,8 +25,8 @@ class _Stage(torch.nn.Module):
         return self.conv3(torch.relu(self.conv2(y) + y))
 
 
-@pytest.mark.parametrize("knobs", template.VARIANTS, ids=lambda k: f"reg{k.reg_n}-oc{k.oc_tile}")
-def test_every_variant_matches_pytorch(knobs: template.Knobs) -> None:
+def _prepared_stage() -> tuple[torch.nn.Module, torch.Tensor, Any, Any, list[Any]]:
+    """:class:`_Stage`, its input, an AVX-512 target, the prepared module and its template convs' names."""
     import tvm
     from tvm import tirx
 
@@ -38,6 +38,12 @@ def test_every_variant_matches_pytorch(knobs: template.Knobs) -> None:
     mod, _ = prepare(net, x, target)
     convs = [gv for gv, f in mod.functions_items() if isinstance(f, tirx.PrimFunc) and template.applies(f)]
     assert len(convs) == 3
+    return net, x, target, mod, convs
+
+
+@pytest.mark.parametrize("knobs", template.VARIANTS, ids=lambda k: f"reg{k.reg_n}-oc{k.oc_tile}")
+def test_every_variant_matches_pytorch(knobs: template.Knobs) -> None:
+    net, x, target, mod, convs = _prepared_stage()
     for gv in convs:
         mod[gv] = template.schedule(mod[gv], knobs).mod["main"].with_attr("tirx.is_scheduled", True)
     with torch.no_grad():
@@ -72,16 +78,11 @@ def test_the_default_tile_has_the_most_accumulators_then_the_most_channel_blocks
 
 def test_the_padded_rows_are_copied_a_channel_block_at_a_time() -> None:
     """Left to LLVM, a stride-2 conv's padding was copied a float at a time (nearly half its time)."""
-    import tvm
     from tvm import tirx
 
-    from devbench.backends.tvm_backend import prepare
-
-    net, x = _Stage().eval(), torch.randn(1, 3, 12, 12)
-    target = tvm.target.Target({"kind": "llvm", "mcpu": "skylake-avx512", "num-cores": 2})
-    mod, _ = prepare(net, x, target)
-    for func in (f for _, f in mod.functions_items() if isinstance(f, tirx.PrimFunc) and template.applies(f)):
-        sch = template.schedule(func)
+    _, _, _, mod, convs = _prepared_stage()
+    for gv in convs:
+        sch = template.schedule(mod[gv])
         lanes = sch.get(sch.get_loops(sch.get_sblock("data_pad"))[-1])
         assert lanes.kind == tirx.ForKind.VECTORIZED
         assert int(lanes.extent) in (3, 16)  # the input's channel block: the image's 3 channels, then 16 of 48
