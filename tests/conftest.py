@@ -14,6 +14,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
@@ -67,3 +68,11 @@ def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 600)
         [sys.executable, "-m", "devbench", *args], capture_output=True, text=True, timeout=timeout,
         env={**os.environ, **(env or {})}, cwd=REPO,
     )
+
+
+def has_ended(pid: int) -> bool:
+    """Whether a process is gone or a zombie; one read, since it may be reaped between two."""
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True

@@ -26,7 +26,7 @@ from devbench.results import ResultRow
 from devbench.transports import ssh as ssh_module
 from devbench.transports.base import BOARD_FILES
 from devbench.transports.ssh import SSHTransport
-from tests.conftest import run_cli
+from tests.conftest import has_ended, run_cli
 from tests.faults.conftest import (
     MODELS,
     Board,
@@ -129,7 +129,7 @@ def test_hung_board_process_is_ended_by_the_run_timeout(boards: Callable[..., Bo
     join_checked(hang)
     assert ok_targets(rows) == ["A", "A", "B"]  # the other job of the hung board is stored too
     assert errors_of(rows, b) == [f"board B at 127.0.0.1:{b.sshd.port} did not finish within 10 s"]
-    assert not psutil.pid_exists(stopped[0]) or psutil.Process(stopped[0]).status() == psutil.STATUS_ZOMBIE
+    assert has_ended(stopped[0])
     assert b.run_dirs() == []
     measure(jobs, db, resume=True)
     assert_every_job_ok_once(jobs, db)
@@ -326,5 +326,5 @@ def test_a_dropped_link_is_retried_and_its_orphaned_runner_removed(boards: Calla
         result = t.run(measure_job("tiny.onnx", model, x))
     join_checked(drop)
     assert "samples_ms" in result, result
-    assert not psutil.pid_exists(orphans[0]) or psutil.Process(orphans[0]).status() == psutil.STATUS_ZOMBIE
+    assert has_ended(orphans[0])
     assert board.run_dirs() == []
