@@ -414,6 +414,7 @@ def to_blocked_layout(mod: Any, target: Any, winograd: bool | tvm_winograd.Bound
     or, with ``winograd``, to a Winograd conv where :func:`.tvm_winograd.suits` (weights pre-transformed):
     by the boundary of the target's kind of core, or by the one ``winograd`` gives."""
     import tvm
+    import tvm_ffi
     from tvm import relax, topi
 
     planned = _blocked_plan(mod, target)
@@ -430,16 +431,29 @@ def to_blocked_layout(mod: Any, target: Any, winograd: bool | tvm_winograd.Bound
     lanes = channel_block(target)
     boundary = winograd if isinstance(winograd, tvm_winograd.Boundary) else tvm_winograd.boundary_for(target)
 
+    # a conv's kernel, by its Winograd choice, operand types and attributes: lowering TE to TIR took
+    # 15-20 ms a conv, 2 s of resnet110's 111, which have 10 shapes
+    kernels: dict[Any, Any] = {}
+
     def legalize(bb: Any, call: Any) -> Any:
-        if winograd is not False and tvm_winograd.suits(call, lanes, boundary):
-            weight = relax.const(tvm_winograd.transformed_weight(call.args[1].value.numpy()))
-            return bb.call_te(tvm_winograd.compute, call.args[0], weight, primfunc_name_hint="conv2d_winograd_NCHWc")
-        attrs = call.attrs
-        return bb.call_te(
-            topi.nn.conv2d_NCHWc, call.args[0], call.args[1], attrs.strides, attrs.padding, attrs.dilation,
-            attrs.data_layout, attrs.out_layout, attrs.out_dtype if str(attrs.out_dtype) else "float32",
-            primfunc_name_hint="conv2d_NCHWc",
-        )
+        data, weight, attrs = call.args[0], call.args[1], call.attrs
+        fast = winograd is not False and tvm_winograd.suits(call, lanes, boundary)
+        if fast:
+            weight = relax.const(tvm_winograd.transformed_weight(weight.value.numpy()))
+        key = fast, tvm_ffi.StructuralKey([data.ty, weight.ty, attrs])
+        if key in kernels:
+            kernel = kernels[key]
+            return relax.op.call_tir(kernel.args[0], relax.Tuple([data, weight]), kernel.ty_args[0])
+        if fast:
+            kernel = bb.call_te(tvm_winograd.compute, data, weight, primfunc_name_hint="conv2d_winograd_NCHWc")
+        else:
+            kernel = bb.call_te(
+                topi.nn.conv2d_NCHWc, data, weight, attrs.strides, attrs.padding, attrs.dilation,
+                attrs.data_layout, attrs.out_layout, attrs.out_dtype if str(attrs.out_dtype) else "float32",
+                primfunc_name_hint="conv2d_NCHWc",
+            )
+        kernels[key] = kernel
+        return kernel
 
     return tvm.transform.Sequential([
         relax.transform.ConvertLayout({}, layouts),
