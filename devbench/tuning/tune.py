@@ -175,6 +175,7 @@ def _tune(network: ArchSpec | torch.nn.Module, target: Target, trials: int | Non
     from tvm.s_tir import meta_schedule as ms
 
     from devbench.backends.tvm_backend import prepare, tvm_target
+    from devbench.backends.tvm_schedule import import_tensor_intrinsics
     from devbench.tuning.database import add_tuned_for, network_ms, open_database, tuned_workloads
     from devbench.tuning.database import database_dir as db_dir
     from devbench.tuning.progress import Progress
@@ -196,6 +197,10 @@ def _tune(network: ArchSpec | torch.nn.Module, target: Target, trials: int | Non
     # only when there is something to measure: they start worker processes that import TVM (seconds),
     # on an SSH board TVM's RPC server (tens of seconds)
     builder, runner = measurers.get() if new else (None, None)
+    if new:
+        # the seeding's and the search's MetaSchedule contexts import TVM's tensor intrinsics: as a
+        # plain import 25-50 s of a first network's tuning here, about 3 s this way
+        import_tensor_intrinsics()
     seeded = []
     # a few candidates per kernel: not worth a deadline check. A retune measures the template's
     # variants again too: they are what a database tuned before a template gained a variant lacks,
