@@ -76,6 +76,7 @@ def schedule_untuned(mod: Any, target: Any) -> Any:
         scheduled = _first_valid_sample(func, target)
         if scheduled is not None:
             updates[gv] = scheduled
+    mod = mod.clone()  # the caller's module stays unscheduled: a second build may bring a tuning to it
     for gv, func in updates.items():
         mod[gv] = func
     return mod

@@ -70,6 +70,18 @@ def test_batchnorm_is_folded_and_outputs_stay_equal(local) -> None:
     assert np.abs(out - ref).max() < 1e-4
 
 
+def test_a_build_leaves_the_prepared_module_unscheduled(local) -> None:
+    """What a build schedules is its own: a second build of the same module (with a tuning, say)
+    still finds every kernel to schedule."""
+    from devbench.backends.tvm_schedule import unscheduled
+
+    target = tvm_target(local)
+    mod = prepare(conv_bn_net(), torch.randn(1, 3, 8, 8), target)[0]
+    kernels = len(unscheduled(mod))
+    build(mod, target, None)
+    assert len(unscheduled(mod)) == kernels > 0
+
+
 def test_a_timed_inference_goes_from_input_array_to_output_array(tmp_path: Path, local) -> None:
     """Timed by the runner's loop like every backend, input set and output fetched in each call: TVM's
     time_evaluator, which left both out, read 9 % below that loop on resnet20 (benchmarks/harness.py)."""
