@@ -284,7 +284,8 @@ class TVMBackend:
         vm, dev = relax_vm(artifact, device)
         given = tvm.runtime.empty(x.shape, str(x.dtype), dev)
         vm.set_input("main", given)
-        host = np.from_dlpack(given) if device == "cpu" else None  # the same memory, written by numpy
+        # the same memory, written by numpy (numpy >= 1.22; a board's older one keeps TVM's copies)
+        host = np.from_dlpack(given) if device == "cpu" and hasattr(np, "from_dlpack") else None
 
         def infer(a: np.ndarray) -> np.ndarray:
             if host is None:
