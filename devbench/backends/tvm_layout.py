@@ -508,14 +508,14 @@ def _left_to_fold(mod: Any) -> bool:
     for func in mod.functions.values():
         if not isinstance(func, relax.Function):
             continue
-        shapes = {b.var for block in func.body.blocks for b in block.bindings
-                  if isinstance(b, relax.VarBinding) and isinstance(b.value, relax.ShapeExpr)}
-        for block in func.body.blocks:
-            for binding in block.bindings:
-                call = getattr(binding, "value", None)
-                if isinstance(call, relax.Call) and (not any(_has_tensor_var(a) for a in call.args)
-                                                     or any(a in shapes for a in call.args)):
-                    return True
+        shapes = set()  # variables bound to a shape so far: a binding comes before its uses
+        for binding in (b for block in func.body.blocks for b in block.bindings):
+            value = getattr(binding, "value", None)
+            if isinstance(value, relax.ShapeExpr):
+                shapes.add(binding.var)
+            elif isinstance(value, relax.Call) and (not any(_has_tensor_var(a) for a in value.args)
+                                                    or any(a in shapes for a in value.args)):
+                return True
     return False
 
 
